@@ -1,0 +1,91 @@
+# deeptune — build, test, benchmark.
+#
+#   make                      build ./deeptune
+#   make test                 build and run the whole test suite
+#   make bench                benchmarks (filled by later stages)
+#   make run                  the main job: import every shared V4 session
+#   make SANITIZE=address,undefined test    with sanitizers
+#   make DEBUG=1              -O0 -g3
+#   make install PREFIX=/usr/local
+#
+# The first time, every target runs scripts/install-deps, which asks apt only
+# for what is missing, so a fresh Debian machine needs nothing else.
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+CC        ?= cc
+BUILD     ?= build
+DATA      ?= $(abspath ../shared/data)
+
+ifndef DEPS_CHECKED
+# Outer make: make sure the libraries are there, then re-enter with the
+# pkg-config flags available.
+.DEFAULT_GOAL := all
+.PHONY: all test bench run install clean memcheck
+all test bench run install memcheck:
+	@scripts/install-deps
+	@$(MAKE) --no-print-directory DEPS_CHECKED=1 $@
+clean:
+	rm -rf $(BUILD) deeptune
+else
+
+PKGS      := hdf5 gsl openblas libpng libjpeg zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+# GSL's pkg-config pulls in its own reference CBLAS; OpenBLAS provides CBLAS.
+PKG_LIBS  := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS)))
+
+ifdef DEBUG
+OPT       := -O0 -g3
+else
+OPT       := -O2 -g
+endif
+CFLAGS    ?= -std=c11 $(OPT) -Wall -Wextra
+CPPFLAGS  += -D_POSIX_C_SOURCE=200809L -DDEEPTUNE_VERSION='"$(VERSION)"' -Ipipeline -Imodels -Iregression $(PKG_CFLAGS)
+LDLIBS    += $(PKG_LIBS) -lpthread -lm
+ifdef SANITIZE
+CFLAGS    += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS   += -fsanitize=$(SANITIZE)
+endif
+
+LIB_SRC   := $(filter-out pipeline/main.c,$(wildcard pipeline/*.c models/*.c regression/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC  := $(wildcard tests/test_*.c)
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test bench run install memcheck
+all: deeptune
+
+deeptune: $(BUILD)/pipeline/main.o $(BUILD)/libdeeptune.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libdeeptune.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libdeeptune.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test: deeptune $(TEST_BIN)
+	@DEEPTUNE=$(abspath deeptune) DEEPTUNE_DATA=$(DATA) DEEPTUNE_SANITIZE="$(SANITIZE)" \
+	  tests/run $(BUILD)/tests
+
+bench: deeptune
+	@echo "bench: no benchmarks yet (the CNN and readout stages add them)"
+
+run: deeptune
+	DEEPTUNE=$(abspath deeptune) DEEPTUNE_DATA=$(DATA) experiments/v4-import/run
+
+memcheck: deeptune
+	DEEPTUNE=$(abspath deeptune) DEEPTUNE_DATA=$(DATA) tests/valgrind_import.sh
+
+install: deeptune
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 deeptune $(DESTDIR)$(PREFIX)/bin/deeptune
+
+.SECONDARY:
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+endif

@@ -1,0 +1,144 @@
+/* inspect.c — `deeptune inspect FILE`: what a deeptune HDF5 file holds,
+ * validated against its format.  Each file kind has a printer; unknown or
+ * malformed files exit non-zero with the reason. */
+#include "dataset.h"
+#include "h5io.h"
+#include "stages.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void print_root_attrs(const char *path)
+{
+    hid_t f = h5_open_ro(path);
+    if (f < 0) return;
+    static const char *keys[] = {"format", "deeptune_version", "command_line", "source_images", "source_images_sha256",
+                                 "source_responses", "source_responses_sha256", "source_trials", "source_split",
+                                 "response_units", "color_conversion", "resize"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char *v = h5_has_attr(f, keys[i]) ? h5_attr_get_str(f, keys[i]) : NULL;
+        if (v) printf("  %-24s %s\n", keys[i], v);
+        free(v);
+    }
+    int64_t ver;
+    if (h5_attr_get_i64(f, "format_version", &ver) == 0) printf("  %-24s %lld\n", "format_version", (long long)ver);
+    H5Fclose(f);
+}
+
+static int inspect_dataset(const char *path, int per_neuron)
+{
+    dt_dataset d;
+    if (dataset_read(path, &d, 1)) return -1;
+    printf("%s: deeptune dataset\n", path);
+    print_root_attrs(path);
+    size_t per = (size_t)d.h * (size_t)d.w * (size_t)d.c;
+    double lo = INFINITY, hi = -INFINITY, sum = 0;
+    for (size_t i = 0; i < d.n * per; i++) {
+        double v = d.stim ? d.stim[i] : d.stimf[i];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        sum += v;
+    }
+    printf("stimuli     %zu x %d x %d%s %s (%s), values %g..%g, mean %.2f\n", d.n, d.h, d.w, d.c == 3 ? " x 3" : "",
+           d.stim ? "uint8" : "float32", d.c == 3 ? "RGB" : "gray", lo, hi, sum / (double)(d.n * per));
+    if (d.stim_names) printf("names       %s .. %s\n", d.stim_names[0], d.stim_names[d.n - 1]);
+    size_t nan = 0;
+    for (size_t i = 0; i < d.n * d.m; i++) nan += isnan(d.resp[i]);
+    printf("responses   %zu stimuli x %zu neurons float64, %zu NaN (%.1f%%)\n", d.n, d.m, nan,
+           100.0 * (double)nan / (double)(d.n * d.m));
+    if (d.trials) {
+        size_t tn = 0, cells = 0, reps = 0;
+        for (size_t i = 0; i < d.n * d.m; i++) {
+            size_t k = 0;
+            for (size_t j = 0; j < d.r; j++) k += !isnan(d.trials[i * d.r + j]);
+            tn += d.r - k;
+            reps += k;
+            cells += k > 0;
+        }
+        printf("trials      %zu x %zu x %zu float64, %zu NaN, %.1f repeats per recorded cell\n", d.n, d.m, d.r, tn,
+               cells ? (double)reps / (double)cells : 0.0);
+    } else {
+        printf("trials      none (no noise ceiling possible)\n");
+    }
+    if (d.split) {
+        size_t t = 0;
+        for (size_t i = 0; i < d.n; i++) t += d.split[i];
+        printf("split       %zu train, %zu test\n", d.n - t, t);
+    } else {
+        printf("split       none\n");
+    }
+    if (per_neuron) {
+        printf("\n%-12s %8s %6s %10s %10s %10s %10s\n", "neuron", "recorded", "NaN", "mean", "sd", "min", "max");
+        for (size_t j = 0; j < d.m; j++) {
+            double s = 0, s2 = 0, mn = INFINITY, mx = -INFINITY;
+            size_t k = 0;
+            for (size_t i = 0; i < d.n; i++) {
+                double v = d.resp[i * d.m + j];
+                if (isnan(v)) continue;
+                s += v;
+                k++;
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+            }
+            double mean = k ? s / (double)k : NAN;
+            for (size_t i = 0; i < d.n; i++) {
+                double v = d.resp[i * d.m + j];
+                if (!isnan(v)) s2 += (v - mean) * (v - mean);
+            }
+            char id[32];
+            snprintf(id, sizeof id, "%zu", j);
+            printf("%-12s %8zu %6zu %10.4g %10.4g %10.4g %10.4g\n", d.neuron_ids ? d.neuron_ids[j] : id, k, d.n - k, mean,
+                   k > 1 ? sqrt(s2 / (double)(k - 1)) : NAN, k ? mn : NAN, k ? mx : NAN);
+        }
+    }
+    dataset_free(&d);
+    return 0;
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: deeptune inspect [--brief] FILE...\n"
+                "\n"
+                "Print what deeptune files hold and check them against their format.\n"
+                "  --brief     no per-neuron table\n"
+                "  -h, --help  this help\n");
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    int brief = 0, nfiles = 0, rc = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { usage(stdout); return 0; }
+        if (!strcmp(argv[i], "--brief")) brief = 1;
+        else if (argv[i][0] == '-') { fprintf(stderr, "error: inspect: unknown option %s\n", argv[i]); usage(stderr); return 2; }
+        else nfiles++;
+    }
+    if (!nfiles) { usage(stderr); return 2; }
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-') continue;
+        const char *path = argv[i];
+        hid_t f = h5_open_ro(path);
+        char *fmt = NULL;
+        if (f < 0) goto bad;
+        fmt = h5_has_attr(f, "format") ? h5_attr_get_str(f, "format") : NULL;
+        H5Fclose(f);
+        if (!fmt) { dt_seterr("%s: not a deeptune file (no 'format' attribute)", path); goto bad; }
+        if (!strcmp(fmt, DT_DATASET_FORMAT)) {
+            if (inspect_dataset(path, !brief)) goto bad;
+        } else {
+            dt_seterr("%s: unknown deeptune file kind '%s'; this deeptune (%s) knows: %s", path, fmt, DEEPTUNE_VERSION,
+                      DT_DATASET_FORMAT);
+            goto bad;
+        }
+        free(fmt);
+        continue;
+    bad:
+        free(fmt);
+        fprintf(stderr, "error: %s\n", dt_lasterr());
+        rc = 1;
+    }
+    return rc;
+}

@@ -1,0 +1,10 @@
+/* stages.h — the command-line stages.  Each takes the arguments after the
+ * stage name (argv[0] is the stage name), prints its own usage on -h, and
+ * returns the process exit status. */
+#ifndef DT_STAGES_H
+#define DT_STAGES_H
+
+int cmd_import(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+#endif
