@@ -14,7 +14,15 @@
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 CC        ?= cc
-BUILD     ?= build
+# Sanitizer and debug builds get their own object directories, so switching
+# between them never mixes objects; ./deeptune is a link to the last build.
+ifdef SANITIZE
+BUILD     ?= build/san
+else ifdef DEBUG
+BUILD     ?= build/debug
+else
+BUILD     ?= build/release
+endif
 DATA      ?= $(abspath ../shared/data)
 
 ifndef DEPS_CHECKED
@@ -26,7 +34,7 @@ all test bench run install memcheck:
 	@scripts/install-deps
 	@$(MAKE) --no-print-directory DEPS_CHECKED=1 $@
 clean:
-	rm -rf $(BUILD) deeptune
+	rm -rf build deeptune
 else
 
 PKGS      := hdf5 gsl openblas libpng libjpeg zlib
@@ -52,10 +60,13 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test bench run install memcheck
-all: deeptune
+BIN       := $(BUILD)/deeptune
 
-deeptune: $(BUILD)/pipeline/main.o $(BUILD)/libdeeptune.a
+.PHONY: all test bench run install memcheck
+all: $(BIN)
+	@ln -sf $(BIN) deeptune
+
+$(BIN): $(BUILD)/pipeline/main.o $(BUILD)/libdeeptune.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libdeeptune.a: $(LIB_OBJ)
@@ -69,22 +80,22 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libdeeptune.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-test: deeptune $(TEST_BIN)
-	@DEEPTUNE=$(abspath deeptune) DEEPTUNE_DATA=$(DATA) DEEPTUNE_SANITIZE="$(SANITIZE)" \
+test: all $(TEST_BIN)
+	@DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) DEEPTUNE_SANITIZE="$(SANITIZE)" \
 	  tests/run $(BUILD)/tests
 
-bench: deeptune
+bench: all
 	@echo "bench: no benchmarks yet (the CNN and readout stages add them)"
 
-run: deeptune
-	DEEPTUNE=$(abspath deeptune) DEEPTUNE_DATA=$(DATA) experiments/v4-import/run
+run: all
+	DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) experiments/v4-import/run
 
-memcheck: deeptune
-	DEEPTUNE=$(abspath deeptune) DEEPTUNE_DATA=$(DATA) tests/valgrind_import.sh
+memcheck: all
+	DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) tests/valgrind_import.sh
 
-install: deeptune
+install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 deeptune $(DESTDIR)$(PREFIX)/bin/deeptune
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/deeptune
 
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

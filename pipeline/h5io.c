@@ -224,7 +224,7 @@ hid_t h5_create_chunked(hid_t loc, const char *name, hid_t file_type, int rank, 
             H5Pset_chunk(dcpl, rank, c);
             if (compress) {
                 if (esize > 1) H5Pset_shuffle(dcpl);
-                H5Pset_deflate(dcpl, 4);
+                H5Pset_deflate(dcpl, 1);
             }
         }
     }

@@ -307,11 +307,11 @@ static int source_sha256(const char *spec, char hex[65])
     return dt_sha256_file(file, hex);
 }
 
-static int write_output(const import_opts *o, const dt_dataset *d)
+/* Write the dataset into the temporary file of `out` and rename it into
+ * place; on failure the temporary file is removed. */
+static int write_output(const import_opts *o, const dt_dataset *d, dt_outfile *out)
 {
-    dt_outfile out;
-    if (dt_out_begin(&out, o->out, o->force)) return -1;
-    hid_t f = h5_create(out.tmp);
+    hid_t f = h5_create(out->tmp);
     int rc = -1;
     char hex[65];
     if (f < 0) { dt_seterr("%s: cannot create output", o->out); goto done; }
@@ -338,10 +338,10 @@ done:
     if (f >= 0 && H5Fclose(f) < 0 && !rc) rc = dt_seterr("%s: error closing HDF5 file", o->out);
     if (rc) {
         dt_preerr("%s", o->out);
-        dt_out_abort(&out);
+        dt_out_abort(out);
         return -1;
     }
-    return dt_out_commit(&out);
+    return dt_out_commit(out);
 }
 
 int cmd_import(int argc, char **argv)
@@ -400,11 +400,13 @@ int cmd_import(int argc, char **argv)
         fprintf(stderr, "error: --color %s: use keep, gray or rgb\n", o.color);
         return 2;
     }
-    if (!o.force && access(o.out, F_OK) == 0) {
-        fprintf(stderr, "error: %s: output already exists; remove it, choose another name, or pass --force\n", o.out);
+    /* Reserve the output first: an unwritable path or an existing file is
+     * reported before any work is done. */
+    dt_outfile out;
+    if (dt_out_begin(&out, o.out, o.force)) {
+        fprintf(stderr, "error: %s\n", dt_lasterr());
         return 1;
     }
-
     dt_dataset d;
     memset(&d, 0, sizeof d);
     dt_array ra = {0}, ta = {0};
@@ -468,13 +470,16 @@ int cmd_import(int argc, char **argv)
         }
     }
     if (dataset_check(&d, o.out)) goto done;
-    if (write_output(&o, &d)) goto done;
+    if (write_output(&o, &d, &out)) goto done;
     if (!o.quiet)
         fprintf(stderr, "import: %s: %zu stimuli (%dx%d %s), %zu neurons%s\n", o.out, d.n, d.w, d.h,
                 d.c == 3 ? "RGB" : "gray", d.m, d.trials ? ", with trials" : "");
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "error: %s\n", dt_lasterr());
+    if (rc) {
+        dt_out_abort(&out);   /* no-op once committed or aborted */
+        fprintf(stderr, "error: %s\n", dt_lasterr());
+    }
     dt_array_free(&ra);
     dt_array_free(&ta);
     dataset_free(&d);

@@ -59,6 +59,10 @@ root attributes
     preprocess         str   how /input was computed from the photos
     sample_size        int64 S: layers with more than `full_threshold`
     full_threshold     int64     elements per image are sampled at S indices
+                       (S = full_threshold = 4096; alexnet-uoguelph S = 3072;
+                       googlenet-bvlc S = full_threshold = 1024, to keep the
+                       files below ~1.5 MB)
+    seed               uint64 generator seed
     generator          str   one-line description of the generator
     generator_test_path   str[3]
     generator_test_seed   uint64[3]
@@ -70,6 +74,7 @@ root attributes
 /layer_types    vlen utf-8 str (L,)  Caffe type or torch module class name
 /act/<layer>    group (a '/' in the layer name makes nested groups)
     attrs   shape  int64 (per-image shape, e.g. [96,55,55] or [1000])
+            type   str   layer type (as in /layer_types)
             sum    float64 (2,)  sum of the FULL per-image tensor
             sumsq  float64 (2,)  sum of squares of the FULL per-image tensor
             f64_max_abs_diff float64 (2,) max |float32 - float64 forward|
@@ -86,8 +91,18 @@ root attributes
             sum, sumsq  float64 (2,K) of the FULL input gradients
             f64_max_abs_diff float64 (2,K)  max |float32 - float64 gradient|
             max_abs float64 (2,K)  max |gradient| (float32 run)
-    index   int64 (n,)     sorted flat indices into the per-image input
-    value   float32 (2,K,n)
+            unstable_threshold float64 (1e-4), unstable_count int64 (2,K):
+                number of elements of the full gradient where
+                |g32 - g64| > unstable_threshold * max|g64|
+    index    int64 (n,)       sorted flat indices into the per-image input
+                              (n = 4096, seeded random sample)
+    value    float32 (2,K,n)
+    unstable uint8 (2,K,n)    1 where that element is "unstable" as above:
+                              a ReLU input within rounding of 0 or a
+                              max-pooling near-tie decided differently in
+                              float32 and float64.  Any other float32
+                              implementation may differ there by up to a few
+                              % of max|g|; compare those loosely or skip them.
 
 Activations of in-place Caffe ReLU/Dropout layers are stored under the layer
 name (e.g. "relu1", "conv1/relu_7x7") as the value after the layer; the
@@ -256,11 +271,11 @@ PREP_TEXT = {
     "caffe-whole": "PIL Image.convert('RGB'), resize whole photo to {s}x{s} "
                    "(Image.BILINEAR, i.e. PIL's antialiased triangle filter), "
                    "float32 0-255, channels reordered to BGR, minus mean_bgr "
-                   "(104,117,123)",
+                   "({m})",
     "caffe-short": "PIL Image.convert('RGB'), resize so the shorter side is "
                    "256 (longer = floor(long*256/short+0.5), Image.BILINEAR), "
                    "centre crop {s}x{s} at ((w-{s})//2, (h-{s})//2), float32 "
-                   "0-255, BGR, minus mean_bgr (104,117,123)",
+                   "0-255, BGR, minus mean_bgr ({m})",
     "uoguelph": "PIL Image.convert('RGB'), resize whole photo to 256x256 "
                 "(Image.BILINEAR), float32 0-255 RGB, minus mean_image "
                 "(3x256x256), centre crop {s}x{s} at offset 14,14",
@@ -599,6 +614,31 @@ def put(group, name, data):
                                 shuffle=shuffle)
 
 
+def open_for_writing(path):
+    """New HDF5 file (latest format) whose groups carry no timestamps, so
+    that rerunning the script gives byte-identical files."""
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)
+    fid = h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fapl=fapl,
+                          fcpl=fcpl)
+    return h5py.File(fid)
+
+
+def make_group(parent, path):
+    g = parent
+    for part in path.split("/"):
+        if part in g:
+            g = g[part]
+            continue
+        gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+        gcpl.set_obj_track_times(False)
+        g = h5py.Group(h5py.h5g.create(g.id, part.encode("utf-8"),
+                                       gcpl=gcpl))
+    return g
+
+
 def str_array(items):
     return np.array([str(t) for t in items], dtype=h5py.string_dtype("utf-8"))
 
@@ -654,7 +694,7 @@ def write_acts(h, net, rec32, rec64, S, full_threshold, seed):
         flat = a.reshape(a.shape[0], -1).numpy()
         flat64 = a64.detach().double().reshape(a.shape[0], -1).numpy()
         idx = sample_index(flat.shape[1], net, name, S, full_threshold, seed)
-        g = h.create_group("act/" + name)
+        g = make_group(h, "act/" + name)
         g.attrs["shape"] = np.array(shape, dtype=np.int64)
         g.attrs["type"] = typ
         d = flat.astype(np.float64)
@@ -697,7 +737,7 @@ def write_grad(h, net, layer, act_shape, g32, g64, seed):
     flat64 = g64.reshape(N, K, -1).double().numpy()
     idx = sample_index(flat.shape[2], net, "grad/" + layer, GRAD_S, GRAD_S,
                        seed)
-    g = h.create_group("grad/" + layer)
+    g = make_group(h, "grad/" + layer)
     g.attrs["shape"] = np.array(shape, dtype=np.int64)
     g.attrs["layer"] = layer
     g.attrs["K"] = np.int64(K)
@@ -752,7 +792,8 @@ def make_caffe_alexnet(net, wfile, ctx):
             assert order == "BGR"
             mean = f.attrs["mean_bgr"]
             xs = [prep_caffe_bgr(im, size, mean, "whole") for im in ctx.photos]
-            prep = PREP_TEXT["caffe-whole"].format(s=size)
+            prep = PREP_TEXT["caffe-whole"].format(
+                s=size, m=",".join("%g" % v for v in mean))
     x = torch.from_numpy(np.stack(xs))
     rec32, rec64 = [], []
     with torch.no_grad():
@@ -802,7 +843,8 @@ def make_googlenet(ctx):
     ctx.googlenet = (layers, p32, labels, size, mean)
     return dict(net="googlenet-bvlc", weights="googlenet-bvlc.h5 + "
                 "googlenet-bvlc.prototxt", size=size,
-                prep=PREP_TEXT["caffe-short"].format(s=size), x=x,
+                prep=PREP_TEXT["caffe-short"].format(
+                    s=size, m=",".join("%g" % v for v in mean)), x=x,
                 rec32=rec32, rec64=rec64, grads=[(G, g32, g64)],
                 S=ctx.gnet_S, full=ctx.gnet_full)
 
@@ -861,7 +903,7 @@ def make_vgg16(ctx):
 def write_fixture(ctx, r):
     path = os.path.join(ctx.out, r["net"] + ".h5")
     tmp = path + ".tmp.h5"
-    with h5py.File(tmp, "w", libver="latest") as h:
+    with open_for_writing(tmp) as h:
         write_root(h, r["net"], r["weights"], r["size"], r["prep"], r["S"],
                    r["full"], ctx.seed, ctx.tv)
         put(h, "input", r["x"].numpy().astype(np.float32))
@@ -928,7 +970,7 @@ def main():
     # and alexnet-uoguelph's input (RGB minus a float mean image) hardly
     # compresses.  Input gradients are always sampled at GRAD_S indices.
     ctx.gnet_S, ctx.gnet_full = 1024, 1024
-    ctx.alex_S = {"alexnet-uoguelph": 2048}
+    ctx.alex_S = {"alexnet-uoguelph": 3072}
     os.makedirs(ctx.out, exist_ok=True)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

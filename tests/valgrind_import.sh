@@ -1,0 +1,27 @@
+#!/bin/bash
+# valgrind memcheck on real imports: no leaks, no memory errors.  Runs on a
+# synthetic session with every optional part and on the shared V4 session
+# 210305 (400 images).  Skipped in sanitizer builds (ASan and valgrind do not
+# mix).
+set -eu
+cd "$(dirname "$0")/.."
+DT=${DEEPTUNE:-./deeptune}
+if [ -n "${DEEPTUNE_SANITIZE:-}" ]; then echo "SKIP valgrind_import: sanitizer build"; exit 0; fi
+command -v valgrind >/dev/null || { echo "valgrind not installed: run scripts/install-deps"; exit 1; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+scripts/make-synthetic-session.py "$tmp/s" 5
+vg="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=9"
+$vg $DT import -q -i $tmp/s/images.zip -r $tmp/s/responses.csv -t $tmp/s/trials.npy --split $tmp/s/split.txt \
+    --neuron-ids $tmp/s/neuron_ids.txt -o $tmp/a.h5
+$vg $DT inspect $tmp/a.h5 >/dev/null
+# the error paths free what they allocated too
+if $vg $DT import -q -i $tmp/s/mixed -r $tmp/s/responses.npy -o $tmp/b.h5 2>$tmp/err; then exit 1; fi
+grep -q "pass --resize" $tmp/err
+grep -q "ERROR SUMMARY\|definitely lost" $tmp/err && { cat $tmp/err; exit 1; }
+data=${DEEPTUNE_DATA:-../shared/data}
+if [ -d "$data/v4-cowley2023" ]; then
+  $vg $DT import -q -i $data/v4-cowley2023/images_210305.zip -r $data/v4-cowley2023/responses_210305.npy -o $tmp/v.h5
+else
+  echo "SKIP valgrind_import (V4 part): $data/v4-cowley2023 is absent"
+fi
+echo "valgrind_import ok: no leaks, no errors"
