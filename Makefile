@@ -56,7 +56,8 @@ LDFLAGS   += -fsanitize=$(SANITIZE)
 endif
 
 LIB_SRC   := $(filter-out pipeline/main.c,$(wildcard pipeline/*.c models/*.c regression/*.c))
-LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/specs.o
+SPECS     := $(wildcard models/*.spec)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -72,6 +73,14 @@ $(BIN): $(BUILD)/pipeline/main.o $(BUILD)/libdeeptune.a
 $(BUILD)/libdeeptune.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
+
+# The network specs are compiled into the binary.
+$(BUILD)/specs.c: $(SPECS) scripts/embed-specs
+	@mkdir -p $(dir $@)
+	scripts/embed-specs $(SPECS) > $@
+
+$(BUILD)/specs.o: $(BUILD)/specs.c
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -94,8 +103,9 @@ memcheck: all
 	DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) tests/valgrind_import.sh
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/deeptune/models
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/deeptune
+	install -m 644 $(SPECS) $(DESTDIR)$(PREFIX)/share/deeptune/models/
 
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,73 @@
+/* kernels.h — the CNN layer kernels, in float (the engine) and double (the
+ * finite-difference tests), generated from one source (kernels.inc).
+ *
+ * Data layout everywhere: (C, K, H, W), "lanes inside channels".  K lanes are
+ * independent images in a forward pass, or independent upstream gradients in
+ * a backward pass; putting them inside the channel dimension makes every
+ * convolution one GEMM over all lanes: (Cout x Cin*kh*kw) * (Cin*kh*kw x K*H*W).
+ *
+ * Conventions (llm.c style): outputs first, const inputs next, sizes last.
+ * Forward kernels overwrite their outputs and save what backward needs in
+ * caller-owned buffers (max-pool argmax, LRN scale).  Backward kernels
+ * accumulate (+=) into input gradients the caller zeroed.  Only gradients
+ * with respect to the input are computed; weights are frozen.
+ *
+ * Backward with K gradient lanes over a forward of Kf lanes (Kf divides K):
+ * gradient lane k uses forward lane k / (K / Kf). */
+#ifndef DT_KERNELS_H
+#define DT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int cin, h, w;        /* input */
+    int cout, ho, wo;     /* output */
+    int kh, kw, sh, sw, ph, pw, groups;
+} dt_conv_shape;
+
+typedef struct {
+    int c, h, w, ho, wo;
+    int kh, kw, sh, sw, ph, pw;
+} dt_pool_shape;
+
+/* Output size of a convolution / pooling along one axis; Caffe's ceil rule
+ * for pooling drops a last window that would start in the right padding. */
+int dt_conv_out(int in, int k, int s, int p);
+int dt_pool_out(int in, int k, int s, int p, int ceil_mode);
+/* im2col buffer size (elements) for K lanes; 0 when the conv is 1x1/s1/p0. */
+size_t dt_conv_col_size(const dt_conv_shape *s, int K);
+
+#define DT_DECLARE_KERNELS(T, S)                                                                       \
+    /* out (cout, K, ho, wo); in (cin, K, h, w); w (cout, cin/groups, kh, kw); b (cout) or NULL;     \
+     * lanes go through im2col Kc at a time; col holds dt_conv_col_size(s, Kc) elements */          \
+    void conv_forward_##S(T *out, const T *in, const T *w, const T *b, const dt_conv_shape *s, int K, int Kc, T *col); \
+    void conv_forward_naive_##S(T *out, const T *in, const T *w, const T *b, const dt_conv_shape *s, int K); \
+    void conv_backward_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K, int Kc, T *col); \
+    void conv_backward_naive_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K);   \
+    void relu_forward_##S(T *out, const T *in, size_t n);                                            \
+    /* out: forward output (c, Kf, hw) */                                                            \
+    void relu_backward_##S(T *din, const T *dout, const T *out, int c, int Kf, int K, size_t hw);    \
+    void maxpool_forward_##S(T *out, int32_t *argmax, const T *in, const dt_pool_shape *s, int K);    \
+    void maxpool_backward_##S(T *din, const T *dout, const int32_t *argmax, const dt_pool_shape *s, int Kf, int K); \
+    void avgpool_forward_##S(T *out, const T *in, const dt_pool_shape *s, int K);                    \
+    void avgpool_backward_##S(T *din, const T *dout, const dt_pool_shape *s, int K);                 \
+    /* adaptive average pooling to (ho, wo): bin i spans [floor(i*H/ho), ceil((i+1)*H/ho)) */       \
+    void adaptavg_forward_##S(T *out, const T *in, int c, int h, int w, int ho, int wo, int K);      \
+    void adaptavg_backward_##S(T *din, const T *dout, int c, int h, int w, int ho, int wo, int K);   \
+    /* LRN across channels (Caffe): y = x / (k + alpha/n * sum_window x^2)^beta; scale (c,K,hw) */  \
+    void lrn_forward_##S(T *out, T *scale, const T *in, int c, int K, size_t hw, int n, T alpha, T beta, T k); \
+    void lrn_backward_##S(T *din, const T *dout, const T *in, const T *out, const T *scale, int c, int Kf, int K, \
+                          size_t hw, int n, T alpha, T beta);                                         \
+    /* fully connected: in (c, K, hw) flattened per lane in (c, hw) order; w (nout, c*hw);          \
+     * out (nout, K); scratch of c*hw*K elements */                                                  \
+    void fc_forward_##S(T *out, const T *in, const T *w, const T *b, int nout, int c, size_t hw, int K, T *scratch); \
+    void fc_backward_##S(T *din, const T *dout, const T *w, int nout, int c, size_t hw, int K, T *scratch); \
+    /* softmax over channels at each (lane, position) */                                            \
+    void softmax_forward_##S(T *out, const T *in, int c, int K, size_t hw);                          \
+    void softmax_backward_##S(T *din, const T *dout, const T *out, int c, int Kf, int K, size_t hw);
+
+DT_DECLARE_KERNELS(float, f32)
+DT_DECLARE_KERNELS(double, f64)
+
+#endif

@@ -1,0 +1,28 @@
+/* kernels_f32.c — the float kernels the engine runs (see kernels.inc). */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+
+#define T float
+#define S f32
+#define GEMM cblas_sgemm
+#include "kernels.inc"
+
+int dt_conv_out(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
+
+int dt_pool_out(int in, int k, int s, int p, int ceil_mode)
+{
+    if (!ceil_mode) return (in + 2 * p - k) / s + 1;
+    int o = (in + 2 * p - k + s - 1) / s + 1;
+    /* Caffe PoolingLayer::Reshape: the last window must start inside the
+     * input or its left padding. */
+    if (p > 0 && (o - 1) * s >= in + p) o--;
+    return o;
+}
+
+size_t dt_conv_col_size(const dt_conv_shape *s, int K)
+{
+    if (s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 && s->pw == 0) return 0;
+    return (size_t)(s->cin / s->groups) * s->kh * s->kw * (size_t)K * s->ho * s->wo;
+}

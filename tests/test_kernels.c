@@ -1,0 +1,347 @@
+/* test_kernels.c — every layer's backward against central finite differences
+ * in double precision on small random shapes (ggml/kann style), and the
+ * im2col+GEMM convolution against the naive loop reference, in float and
+ * double, with lanes and lane chunking.
+ *
+ * Finite differences: h = 1e-5, error O(h^2 f''') ~ 1e-10 on these O(1)
+ * functions, rounding ~ 1e-16/h ~ 1e-11; we require |fd - analytic| <=
+ * 1e-6 (1 + |analytic|).  ReLU inputs are kept at least 0.05 from the kink
+ * and max-pool inputs are distinct by more than 2h, so no difference step
+ * crosses a non-differentiable point. */
+#include "harness.h"
+#include "kernels.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static uint64_t rng = 88172645463325252ull;
+static double urand(void) /* xorshift64, uniform in [-1, 1) */
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) * 0x1.0p-52 - 1.0;
+}
+static void fill(double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) v[i] = urand();
+}
+
+typedef void (*fwd_fn)(double *y, const double *x, void *ctx);
+typedef void (*bwd_fn)(double *dx, const double *dy, void *ctx); /* dx += J^T dy for all K lanes */
+
+/* Loss L(x) = sum_j r_j y_j(x) with forward of Kf lanes; backward of K
+ * lanes of upstream r (K/Kf copies per forward lane: each gradient lane is
+ * checked against the FD of its own forward lane). */
+static void fd_check(const char *name, fwd_fn f, bwd_fn b, void *ctx, double *x, size_t nx, size_t ny, int fdlanes,
+                     int K, size_t lane_in, size_t lane_out, size_t cin, size_t cout)
+{
+    /* layout (C, K, hw): forward of fdlanes lanes; rep = K / fdlanes upstream per lane */
+    int rep = K / fdlanes;
+    size_t ny_k = ny / fdlanes * K, nx_k = nx / fdlanes * K;
+    double *r = malloc(ny_k * sizeof(double)), *dx = calloc(nx_k, sizeof(double));
+    double *y = malloc(ny * sizeof(double));
+    fill(r, ny_k);
+    b(dx, r, ctx);
+    double worst = 0;
+    const double h = 1e-5;
+    for (int k = 0; k < K; k++) {
+        int kf = k / rep;
+        for (size_t c = 0; c < cin; c++)
+            for (size_t p = 0; p < lane_in; p++) {
+                size_t xi = (c * fdlanes + kf) * lane_in + p;
+                double x0 = x[xi], lp = 0, lm = 0;
+                x[xi] = x0 + h;
+                f(y, x, ctx);
+                for (size_t co = 0; co < cout; co++)
+                    for (size_t q = 0; q < lane_out; q++) lp += r[(co * K + k) * lane_out + q] * y[(co * fdlanes + kf) * lane_out + q];
+                x[xi] = x0 - h;
+                f(y, x, ctx);
+                for (size_t co = 0; co < cout; co++)
+                    for (size_t q = 0; q < lane_out; q++) lm += r[(co * K + k) * lane_out + q] * y[(co * fdlanes + kf) * lane_out + q];
+                x[xi] = x0;
+                double fd = (lp - lm) / (2 * h), an = dx[(c * K + k) * lane_in + p];
+                double e = fabs(fd - an) / (1 + fabs(an));
+                worst = e > worst ? e : worst;
+            }
+    }
+    CHECK(worst <= 1e-6, "%s: finite differences vs backward: worst relative error %.3g", name, worst);
+    printf("  %-34s FD worst rel. error %.2e\n", name, worst);
+    free(r);
+    free(dx);
+    free(y);
+}
+
+/* ---- conv ---- */
+typedef struct { dt_conv_shape s; double *w, *b; int K, Kc; double *col; } conv_ctx;
+static void conv_f(double *y, const double *x, void *c)
+{
+    conv_ctx *t = c;
+    conv_forward_f64(y, x, t->w, t->b, &t->s, t->K, t->Kc, t->col);
+}
+static void conv_b(double *dx, const double *dy, void *c)
+{
+    conv_ctx *t = c;
+    conv_backward_f64(dx, dy, t->w, &t->s, t->K, t->Kc, t->col);
+}
+
+static void test_conv(int cin, int h, int w, int cout, int k, int s, int p, int g, int K, int Kc)
+{
+    conv_ctx t;
+    t.s = (dt_conv_shape){cin, h, w, cout, dt_conv_out(h, k, s, p), dt_conv_out(w, k, s, p), k, k, s, s, p, p, g};
+    t.K = K;
+    t.Kc = Kc;
+    size_t nx = (size_t)cin * K * h * w, ny = (size_t)cout * K * t.s.ho * t.s.wo, nw = (size_t)cout * (cin / g) * k * k;
+    double *x = malloc(nx * sizeof(double)), *y1 = malloc(ny * sizeof(double)), *y2 = malloc(ny * sizeof(double));
+    t.w = malloc(nw * sizeof(double));
+    t.b = malloc(cout * sizeof(double));
+    t.col = malloc((dt_conv_col_size(&t.s, Kc) + 1) * sizeof(double));
+    fill(x, nx);
+    fill(t.w, nw);
+    fill(t.b, cout);
+    char name[128];
+    snprintf(name, sizeof name, "conv %dx%dx%d k%d s%d p%d g%d K%d/%d", cin, h, w, k, s, p, g, K, Kc);
+    /* fast vs naive, forward and backward, in double: same arithmetic up
+     * to summation order */
+    conv_forward_f64(y1, x, t.w, t.b, &t.s, K, Kc, t.col);
+    conv_forward_naive_f64(y2, x, t.w, t.b, &t.s, K);
+    double e = 0;
+    for (size_t i = 0; i < ny; i++) e = fmax(e, fabs(y1[i] - y2[i]));
+    CHECK(e < 1e-12, "%s: fast vs naive forward %.3g", name, e);
+    double *dy = malloc(ny * sizeof(double)), *dx1 = calloc(nx, sizeof(double)), *dx2 = calloc(nx, sizeof(double));
+    fill(dy, ny);
+    conv_backward_f64(dx1, dy, t.w, &t.s, K, Kc, t.col);
+    conv_backward_naive_f64(dx2, dy, t.w, &t.s, K);
+    e = 0;
+    for (size_t i = 0; i < nx; i++) e = fmax(e, fabs(dx1[i] - dx2[i]));
+    CHECK(e < 1e-12, "%s: fast vs naive backward %.3g", name, e);
+    /* float fast path vs naive: float rounding, sums of <= 100 terms of
+     * O(1): 1e-5 absolute */
+    float *xf = malloc(nx * sizeof(float)), *wf = malloc(nw * sizeof(float)), *bf = malloc(cout * sizeof(float));
+    float *yf1 = malloc(ny * sizeof(float)), *yf2 = malloc(ny * sizeof(float)), *colf = malloc((dt_conv_col_size(&t.s, Kc) + 1) * sizeof(float));
+    for (size_t i = 0; i < nx; i++) xf[i] = (float)x[i];
+    for (size_t i = 0; i < nw; i++) wf[i] = (float)t.w[i];
+    for (int i = 0; i < cout; i++) bf[i] = (float)t.b[i];
+    conv_forward_f32(yf1, xf, wf, bf, &t.s, K, Kc, colf);
+    conv_forward_naive_f32(yf2, xf, wf, bf, &t.s, K);
+    e = 0;
+    for (size_t i = 0; i < ny; i++) e = fmax(e, fabs(yf1[i] - yf2[i]));
+    CHECK(e < 1e-5, "%s: float fast vs naive forward %.3g", name, e);
+    free(xf); free(wf); free(bf); free(yf1); free(yf2); free(colf);
+    fd_check(name, conv_f, conv_b, &t, x, nx, ny, K, K, (size_t)h * w, (size_t)t.s.ho * t.s.wo, cin, cout);
+    free(x); free(y1); free(y2); free(dy); free(dx1); free(dx2); free(t.w); free(t.b); free(t.col);
+}
+
+/* ---- relu ---- */
+typedef struct { int c, Kf, K; size_t hw; double *y; } ew_ctx;
+static void relu_f(double *y, const double *x, void *c)
+{
+    ew_ctx *t = c;
+    relu_forward_f64(y, x, (size_t)t->c * t->Kf * t->hw);
+}
+static void relu_b(double *dx, const double *dy, void *c)
+{
+    ew_ctx *t = c;
+    relu_backward_f64(dx, dy, t->y, t->c, t->Kf, t->K, t->hw);
+}
+
+static void test_relu(void)
+{
+    ew_ctx t = {4, 2, 6, 10, NULL};
+    size_t n = (size_t)t.c * t.Kf * t.hw;
+    double *x = malloc(n * sizeof(double));
+    t.y = malloc(n * sizeof(double));
+    fill(x, n);
+    for (size_t i = 0; i < n; i++) x[i] += x[i] >= 0 ? 0.05 : -0.05; /* away from the kink */
+    relu_forward_f64(t.y, x, n);
+    fd_check("relu Kf=2 K=6", relu_f, relu_b, &t, x, n, n, t.Kf, t.K, t.hw, t.hw, t.c, t.c);
+    free(x);
+    free(t.y);
+}
+
+/* ---- pooling ---- */
+typedef struct { dt_pool_shape s; int Kf, K, max; int32_t *am; } pool_ctx;
+static void pool_f(double *y, const double *x, void *c)
+{
+    pool_ctx *t = c;
+    if (t->max) maxpool_forward_f64(y, t->am, x, &t->s, t->Kf);
+    else avgpool_forward_f64(y, x, &t->s, t->Kf);
+}
+static void pool_b(double *dx, const double *dy, void *c)
+{
+    pool_ctx *t = c;
+    if (t->max) maxpool_backward_f64(dx, dy, t->am, &t->s, t->Kf, t->K);
+    else avgpool_backward_f64(dx, dy, &t->s, t->K);
+}
+
+static void test_pool(int max, int h, int w, int k, int s, int p, int ceil_mode, int Kf, int K)
+{
+    pool_ctx t;
+    int c = 3;
+    t.s = (dt_pool_shape){c, h, w, dt_pool_out(h, k, s, p, ceil_mode), dt_pool_out(w, k, s, p, ceil_mode), k, k, s, s, p, p};
+    t.Kf = Kf;
+    t.K = K;
+    t.max = max;
+    size_t nx = (size_t)c * Kf * h * w, ny = (size_t)c * Kf * t.s.ho * t.s.wo;
+    double *x = malloc(nx * sizeof(double)), *y = malloc(ny * sizeof(double));
+    t.am = malloc(ny * sizeof(int32_t));
+    /* distinct values spaced 1e-3 apart (>> 2h): no tie, no argmax change */
+    for (size_t i = 0; i < nx; i++) x[i] = (double)i * 1e-3;
+    for (size_t i = nx - 1; i > 0; i--) {
+        size_t j = (size_t)((urand() + 1) / 2 * (double)(i + 1)) % (i + 1);
+        double v = x[i]; x[i] = x[j]; x[j] = v;
+    }
+    pool_f(y, x, &t);
+    char name[96];
+    snprintf(name, sizeof name, "%s %dx%d k%d s%d p%d%s Kf=%d K=%d", max ? "maxpool" : "avgpool", h, w, k, s, p,
+             ceil_mode ? " ceil" : "", Kf, K);
+    fd_check(name, pool_f, pool_b, &t, x, nx, ny, Kf, max ? K : Kf, (size_t)h * w, (size_t)t.s.ho * t.s.wo, c, c);
+    free(x); free(y); free(t.am);
+}
+
+/* ---- adaptive average pooling ---- */
+typedef struct { int c, h, w, ho, wo, K; } aap_ctx;
+static void aap_f(double *y, const double *x, void *c)
+{
+    aap_ctx *t = c;
+    adaptavg_forward_f64(y, x, t->c, t->h, t->w, t->ho, t->wo, t->K);
+}
+static void aap_b(double *dx, const double *dy, void *c)
+{
+    aap_ctx *t = c;
+    adaptavg_backward_f64(dx, dy, t->c, t->h, t->w, t->ho, t->wo, t->K);
+}
+
+/* ---- LRN ---- */
+typedef struct { int c, Kf, K, n; size_t hw; double alpha, beta, k; double *x, *y, *scale; } lrn_ctx;
+static void lrn_f(double *y, const double *x, void *c)
+{
+    lrn_ctx *t = c;
+    double *sc = malloc((size_t)t->c * t->Kf * t->hw * sizeof(double));
+    lrn_forward_f64(y, sc, x, t->c, t->Kf, t->hw, t->n, t->alpha, t->beta, t->k);
+    free(sc);
+}
+static void lrn_b(double *dx, const double *dy, void *c)
+{
+    lrn_ctx *t = c;
+    lrn_backward_f64(dx, dy, t->x, t->y, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta);
+}
+
+static void test_lrn(int c, int n, double alpha, double k, int Kf, int K)
+{
+    lrn_ctx t = {c, Kf, K, n, 6, alpha, 0.75, k, NULL, NULL, NULL};
+    size_t nx = (size_t)c * Kf * t.hw;
+    t.x = malloc(nx * sizeof(double));
+    t.y = malloc(nx * sizeof(double));
+    t.scale = malloc(nx * sizeof(double));
+    fill(t.x, nx);
+    for (size_t i = 0; i < nx; i++) t.x[i] *= 20; /* large enough that the normalisation matters */
+    lrn_forward_f64(t.y, t.scale, t.x, c, Kf, t.hw, n, alpha, t.beta, k);
+    char name[96];
+    snprintf(name, sizeof name, "lrn c=%d n=%d alpha=%g k=%g Kf=%d K=%d", c, n, alpha, k, Kf, K);
+    fd_check(name, lrn_f, lrn_b, &t, t.x, nx, nx, Kf, K, t.hw, t.hw, c, c);
+    free(t.x); free(t.y); free(t.scale);
+}
+
+/* ---- fully connected ---- */
+typedef struct { int nout, c, K; size_t hw; double *w, *b, *scratch; } fc_ctx;
+static void fc_f(double *y, const double *x, void *c)
+{
+    fc_ctx *t = c;
+    fc_forward_f64(y, x, t->w, t->b, t->nout, t->c, t->hw, t->K, t->scratch);
+}
+static void fc_b(double *dx, const double *dy, void *c)
+{
+    fc_ctx *t = c;
+    fc_backward_f64(dx, dy, t->w, t->nout, t->c, t->hw, t->K, t->scratch);
+}
+
+static void test_fc(int c, size_t hw, int nout, int K)
+{
+    fc_ctx t = {nout, c, K, hw, NULL, NULL, NULL};
+    size_t nx = (size_t)c * K * hw, nw = (size_t)nout * c * hw;
+    double *x = malloc(nx * sizeof(double));
+    t.w = malloc(nw * sizeof(double));
+    t.b = malloc(nout * sizeof(double));
+    t.scratch = malloc(nx * sizeof(double));
+    fill(x, nx);
+    fill(t.w, nw);
+    fill(t.b, nout);
+    /* the flattening order is (c, h, w) per lane, as torch.flatten */
+    double *y = malloc((size_t)nout * K * sizeof(double));
+    fc_forward_f64(y, x, t.w, t.b, nout, c, hw, K, t.scratch);
+    double e = 0;
+    for (int o = 0; o < nout; o++)
+        for (int k = 0; k < K; k++) {
+            double acc = t.b[o];
+            for (int ch = 0; ch < c; ch++)
+                for (size_t p = 0; p < hw; p++) acc += t.w[(size_t)o * c * hw + ch * hw + p] * x[((size_t)ch * K + k) * hw + p];
+            e = fmax(e, fabs(acc - y[(size_t)o * K + k]));
+        }
+    CHECK(e < 1e-12, "fc forward vs direct sum %.3g", e);
+    char name[64];
+    snprintf(name, sizeof name, "fc %dx%zu -> %d K=%d", c, hw, nout, K);
+    fd_check(name, fc_f, fc_b, &t, x, nx, (size_t)nout * K, K, K, hw, 1, c, nout);
+    free(x); free(y); free(t.w); free(t.b); free(t.scratch);
+}
+
+/* ---- softmax ---- */
+typedef struct { int c, Kf, K; size_t hw; double *y; } sm_ctx;
+static void sm_f(double *y, const double *x, void *c)
+{
+    sm_ctx *t = c;
+    softmax_forward_f64(y, x, t->c, t->Kf, t->hw);
+}
+static void sm_b(double *dx, const double *dy, void *c)
+{
+    sm_ctx *t = c;
+    softmax_backward_f64(dx, dy, t->y, t->c, t->Kf, t->K, t->hw);
+}
+
+int main(void)
+{
+    printf("conv:\n");
+    test_conv(3, 9, 8, 4, 3, 1, 1, 1, 1, 1);
+    test_conv(4, 11, 11, 6, 5, 2, 2, 2, 3, 2);   /* groups, stride, padding, lane chunks */
+    test_conv(6, 7, 7, 4, 1, 1, 0, 2, 2, 2);     /* pointwise: no im2col */
+    test_conv(3, 15, 13, 4, 11, 4, 0, 1, 2, 1);  /* AlexNet conv1-like */
+    printf("elementwise and pooling:\n");
+    test_relu();
+    test_pool(1, 9, 9, 3, 2, 0, 1, 1, 3);        /* Caffe ceil rounding, K > Kf */
+    test_pool(1, 8, 7, 3, 2, 1, 1, 2, 2);        /* padding */
+    test_pool(1, 8, 8, 2, 2, 0, 0, 1, 1);        /* floor (torchvision) */
+    test_pool(0, 7, 7, 3, 1, 1, 1, 2, 2);        /* avg pool with padding (inception) */
+    test_pool(0, 7, 7, 7, 1, 0, 1, 1, 1);        /* GoogLeNet pool5 */
+    {
+        aap_ctx t = {2, 7, 5, 3, 2, 2};
+        size_t nx = 2 * 2 * 7 * 5, ny = 2 * 2 * 3 * 2;
+        double *x = malloc(nx * sizeof(double));
+        fill(x, nx);
+        fd_check("adaptive avgpool 7x5 -> 3x2", aap_f, aap_b, &t, x, nx, ny, 2, 2, 35, 6, 2, 2);
+        free(x);
+    }
+    test_lrn(7, 5, 1e-4, 1, 1, 3);
+    test_lrn(6, 5, 5e-4, 2, 2, 2);
+    test_lrn(9, 3, 0.1, 1, 1, 1);
+    test_fc(3, 4, 5, 2);
+    test_fc(7, 1, 4, 3);
+    {
+        sm_ctx t = {5, 1, 3, 2, NULL};
+        size_t n = 5 * 1 * 2;
+        double *x = malloc(n * sizeof(double));
+        t.y = malloc(n * sizeof(double));
+        fill(x, n);
+        softmax_forward_f64(t.y, x, 5, 1, 2);
+        double s = 0;
+        for (int c = 0; c < 5; c++) s += t.y[c * 2];
+        CHECK(fabs(s - 1) < 1e-12, "softmax sums to 1: %.17g", s);
+        fd_check("softmax Kf=1 K=3", sm_f, sm_b, &t, x, n, n, 1, 3, 2, 2, 5, 5);
+        free(x);
+        free(t.y);
+    }
+    /* pooling output sizes: Caffe ceil rule vs floor */
+    CHECK(dt_pool_out(55, 3, 2, 0, 1) == 27 && dt_pool_out(13, 3, 2, 0, 1) == 6, "AlexNet pool sizes");
+    CHECK(dt_pool_out(112, 3, 2, 0, 1) == 56 && dt_pool_out(112, 3, 2, 0, 0) == 55, "GoogLeNet pool1 ceil vs floor");
+    CHECK(dt_pool_out(5, 2, 2, 1, 1) == 3 && dt_pool_out(6, 3, 2, 1, 1) == 4, "ceil with padding drops a last window that starts in the padding");
+    return th_summary("test_kernels");
+}
