@@ -3,9 +3,13 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define T float
 #define S f32
+#define SQRT sqrtf
+#define POW powf
 #define GEMM cblas_sgemm
 #include "kernels.inc"
 

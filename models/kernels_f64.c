@@ -3,8 +3,12 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define T double
 #define S f64
+#define SQRT sqrt
+#define POW pow
 #define GEMM cblas_dgemm
 #include "kernels.inc"

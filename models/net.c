@@ -319,9 +319,10 @@ static int read_param(hid_t f, const char *path, const char *layer, const char *
     if (h5_read(f, ds, H5T_NATIVE_FLOAT, v)) { free(v); return dt_preerr("%s", path); }
     for (size_t i = 0; i < n; i++)
         if (!isfinite(v[i])) {
+            const char *kind = isnan(v[i]) ? "NaN" : "Inf";
             free(v);
             return dt_seterr("%s: layer %s: %s has a non-finite value (%s) at element %zu; the weight file is corrupt",
-                             path, layer, what, isnan(v[i]) ? "NaN" : "Inf", i);
+                             path, layer, what, kind, i);
         }
     *out = v;
     return 0;

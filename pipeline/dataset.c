@@ -201,3 +201,51 @@ void dataset_stimulus(const dt_dataset *d, size_t i, float *out)
     else
         for (size_t j = 0; j < k; j++) out[j] = 255.0f * d->stimf[i * k + j];
 }
+
+int stimreader_open(dt_stimreader *r, const char *path)
+{
+    memset(r, 0, sizeof *r);
+    r->file = r->dset = H5I_INVALID_HID;
+    dt_dataset d;
+    if (dataset_read(path, &d, 0)) return -1; /* validates the whole file */
+    r->n = d.n;
+    r->h = d.h;
+    r->w = d.w;
+    r->c = d.c;
+    dataset_free(&d);
+    r->file = h5_open_ro(path);
+    if (r->file < 0) return -1;
+    r->dset = H5Dopen2(r->file, "stimuli", H5P_DEFAULT);
+    if (r->dset < 0) { stimreader_close(r); return dt_seterr("%s: cannot open /stimuli", path); }
+    hid_t t = H5Dget_type(r->dset);
+    r->is_float = H5Tget_class(t) == H5T_FLOAT;
+    H5Tclose(t);
+    return 0;
+}
+
+int stimreader_read(dt_stimreader *r, size_t i0, size_t n, float *out)
+{
+    int rc = -1;
+    hid_t fs = H5Dget_space(r->dset), ms = H5I_INVALID_HID;
+    hsize_t start[4] = {i0, 0, 0, 0}, count[4] = {n, (hsize_t)r->h, (hsize_t)r->w, (hsize_t)r->c};
+    int rank = r->c == 1 ? 3 : 4;
+    if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0) goto done;
+    ms = H5Screate_simple(rank, count, NULL);
+    if (H5Dread(r->dset, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, out) < 0) goto done;
+    if (r->is_float)
+        for (size_t i = 0; i < n * (size_t)r->h * r->w * r->c; i++) out[i] *= 255.0f;
+    rc = 0;
+done:
+    if (ms >= 0) H5Sclose(ms);
+    H5Sclose(fs);
+    if (rc) dt_seterr("cannot read stimuli %zu..%zu", i0, i0 + n);
+    return rc;
+}
+
+void stimreader_close(dt_stimreader *r)
+{
+    if (!r) return;
+    if (r->dset >= 0) H5Dclose(r->dset);
+    if (r->file >= 0) H5Fclose(r->file);
+    r->dset = r->file = H5I_INVALID_HID;
+}

@@ -48,4 +48,17 @@ int dataset_read(const char *path, dt_dataset *d, int load_stimuli);
 /* Stimulus i as float (h, w, c) in 0..255 into out. */
 void dataset_stimulus(const dt_dataset *d, size_t i, float *out);
 
+/* Streaming access to the stimuli of a dataset file, a block of rows at a
+ * time, so stages that go through every stimulus hold only one block. */
+typedef struct {
+    int64_t file, dset;  /* HDF5 ids */
+    size_t n;
+    int h, w, c, is_float;
+} dt_stimreader;
+
+int stimreader_open(dt_stimreader *r, const char *path);
+/* Rows [i0, i0 + n) as float pixels 0..255, (n, h, w, c). */
+int stimreader_read(dt_stimreader *r, size_t i0, size_t n, float *out);
+void stimreader_close(dt_stimreader *r);
+
 #endif

@@ -241,31 +241,71 @@ int image_resize_f32(const float *in, int w, int h, int c, float *out, int ow, i
     return 0;
 }
 
+/* 8-bit resampling as PIL does it (Pillow's Resample.c behaviour), so 8-bit
+ * pipelines give the same pixels as PIL/torchvision: the same taps in
+ * 22-bit fixed point, a horizontal pass rounded and clipped to 8 bits, then
+ * a vertical pass rounded and clipped; a pass whose size does not change is
+ * skipped. */
+#define FIX_BITS 22
+
+static int resample_pass_u8(uint8_t *out, const uint8_t *in, int w, int h, int c, int ow, int oh, int horizontal)
+{
+    int n_in = horizontal ? w : h, n_out = horizontal ? ow : oh;
+    taps t;
+    if (taps_make(&t, n_in, n_out)) return -1;
+    int32_t *k = dt_malloc((size_t)n_out * (size_t)t.maxtap * sizeof(int32_t));
+    if (!k) { taps_free(&t); return -1; }
+    for (size_t i = 0; i < (size_t)n_out * (size_t)t.maxtap; i++) {
+        double v = t.w[i] * (1 << FIX_BITS);
+        k[i] = (int32_t)(v < 0 ? v - 0.5 : v + 0.5);
+    }
+    for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++)
+            for (int ch = 0; ch < c; ch++) {
+                int o = horizontal ? x : y;
+                const int32_t *kk = k + (size_t)o * (size_t)t.maxtap;
+                int64_t ss = 1 << (FIX_BITS - 1);
+                for (int j = 0; j < t.ntap[o]; j++) {
+                    int sx = horizontal ? t.first[o] + j : x, sy = horizontal ? y : t.first[o] + j;
+                    ss += (int64_t)in[((size_t)sy * (size_t)w + (size_t)sx) * (size_t)c + (size_t)ch] * kk[j];
+                }
+                out[((size_t)y * (size_t)ow + (size_t)x) * (size_t)c + (size_t)ch] =
+                    ss <= 0 ? 0 : ss >= ((int64_t)256 << FIX_BITS) ? 255 : (uint8_t)(ss >> FIX_BITS);
+            }
+    free(k);
+    taps_free(&t);
+    return 0;
+}
+
 int image_resize_u8(const dt_image *in, int ow, int oh, dt_image *out)
 {
     memset(out, 0, sizeof *out);
-    size_t n = (size_t)in->w * (size_t)in->h * (size_t)in->c, m = (size_t)ow * (size_t)oh * (size_t)in->c;
-    float *a = dt_malloc(n * sizeof(float)), *b = dt_malloc(m * sizeof(float));
-    uint8_t *px = dt_malloc(m);
-    int rc = -1;
-    if (!a || !b || !px) goto done;
-    for (size_t i = 0; i < n; i++) a[i] = in->px[i];
-    if (image_resize_f32(a, in->w, in->h, in->c, b, ow, oh)) goto done;
-    for (size_t i = 0; i < m; i++) {
-        float v = roundf(b[i]);
-        px[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    if (ow < 1 || oh < 1) return dt_seterr("resize: invalid size %dx%d", ow, oh);
+    int c = in->c, w = in->w, h = in->h;
+    uint8_t *mid = NULL, *px = dt_malloc((size_t)ow * (size_t)oh * (size_t)c);
+    if (!px) return -1;
+    const uint8_t *src = in->px;
+    if (ow != w) {
+        mid = dt_malloc((size_t)ow * (size_t)h * (size_t)c);
+        if (!mid || resample_pass_u8(mid, src, w, h, c, ow, h, 1)) goto fail;
+        src = mid;
+        w = ow;
     }
+    if (oh != h) {
+        if (resample_pass_u8(px, src, w, h, c, ow, oh, 0)) goto fail;
+    } else {
+        memcpy(px, src, (size_t)ow * (size_t)oh * (size_t)c);
+    }
+    free(mid);
     out->w = ow;
     out->h = oh;
-    out->c = in->c;
+    out->c = c;
     out->px = px;
-    px = NULL;
-    rc = 0;
-done:
-    free(a);
-    free(b);
+    return 0;
+fail:
+    free(mid);
     free(px);
-    return rc;
+    return -1;
 }
 
 int image_convert(dt_image *im, int c)
@@ -277,8 +317,8 @@ int image_convert(dt_image *im, int c)
     if (c == 1) {
         for (size_t i = 0; i < np; i++) {
             const uint8_t *p = im->px + 3 * i;
-            /* integer BT.601 luma with rounding */
-            px[i] = (uint8_t)((p[0] * 299u + p[1] * 587u + p[2] * 114u + 500u) / 1000u);
+            /* BT.601 luma in 16-bit fixed point, as PIL's convert("L") */
+            px[i] = (uint8_t)((p[0] * 19595u + p[1] * 38470u + p[2] * 7471u + 0x8000u) >> 16);
         }
     } else {
         for (size_t i = 0; i < np; i++) px[3 * i] = px[3 * i + 1] = px[3 * i + 2] = im->px[i];

@@ -23,11 +23,13 @@ void image_free(dt_image *im);   /* NULL-safe */
  * definition as PIL's Image.resize(BILINEAR) (pixel centres at +0.5, edge
  * weights renormalised).  in: (h, w, c) float, out: (oh, ow, c) float. */
 int image_resize_f32(const float *in, int w, int h, int c, float *out, int ow, int oh);
-/* Same on 8-bit images, rounding once at the end; out is allocated. */
+/* The same filter on 8-bit images, bit-exact with PIL's resize(BILINEAR)
+ * on 8-bit images (two rounded fixed-point passes); out is allocated. */
 int image_resize_u8(const dt_image *in, int ow, int oh, dt_image *out);
 
 /* Convert in place to c channels (1 or 3).  RGB -> gray uses ITU-R BT.601
- * luma, L = 0.299 R + 0.587 G + 0.114 B, rounded; gray -> RGB replicates. */
+ * luma, L = 0.299 R + 0.587 G + 0.114 B, in PIL's 16-bit fixed point (so it
+ * equals PIL's convert("L")); gray -> RGB replicates. */
 int image_convert(dt_image *im, int c);
 
 /* Write an 8-bit PNG (c = 1 or 3) to path. */

@@ -98,6 +98,92 @@ static int inspect_dataset(const char *path, int per_neuron)
     return 0;
 }
 
+/* deeptune-features: provenance, then per layer its shape and statistics,
+ * read a block of stimuli at a time. */
+static int inspect_features(const char *path)
+{
+    hid_t f = h5_open_ro(path);
+    if (f < 0) return -1;
+    int rc = -1;
+    char *layers = NULL;
+    float *buf = NULL;
+    int64_t ver, n;
+    if (h5_attr_get_i64(f, "format_version", &ver) || ver != 1) { dt_seterr("%s: unsupported features format_version", path); goto done; }
+    if (h5_attr_get_i64(f, "n_stimuli", &n) || !(layers = h5_attr_get_str(f, "layers"))) {
+        dt_seterr("%s: features file without n_stimuli/layers attributes", path);
+        goto done;
+    }
+    printf("%s: deeptune features\n", path);
+    static const char *keys[] = {"deeptune_version", "command_line", "network", "weights", "weights_sha256", "dataset",
+                                 "dataset_sha256", "preprocessing"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char *v = h5_has_attr(f, keys[i]) ? h5_attr_get_str(f, keys[i]) : NULL;
+        if (v) printf("  %-24s %s\n", keys[i], v);
+        free(v);
+    }
+    int64_t ih = 0, iw = 0;
+    h5_attr_get_i64(f, "input_height", &ih);
+    h5_attr_get_i64(f, "input_width", &iw);
+    printf("  %-24s %lldx%lld\n", "input", (long long)iw, (long long)ih);
+    char *save = NULL;
+    for (char *l = strtok_r(layers, ",", &save); l; l = strtok_r(NULL, ",", &save)) {
+        char ds[256];
+        snprintf(ds, sizeof ds, "/features/%s", l);
+        int rank;
+        hsize_t d[4];
+        H5T_class_t cls;
+        if (h5_shape(f, ds, &rank, d, &cls, NULL)) { dt_preerr("%s", path); goto done; }
+        if ((rank != 2 && rank != 4) || cls != H5T_FLOAT || (int64_t)d[0] != n) {
+            dt_seterr("%s: %s must be float (%lld stimuli, ...) with 2 or 4 dimensions", path, ds, (long long)n);
+            goto done;
+        }
+        size_t per = 1;
+        for (int k = 1; k < rank; k++) per *= d[k];
+        size_t rows = per < (1u << 22) ? (1u << 22) / per : 1;
+        free(buf);
+        buf = dt_malloc(rows * per * sizeof(float));
+        if (!buf) goto done;
+        hid_t dset = H5Dopen2(f, ds, H5P_DEFAULT), fs = H5Dget_space(dset);
+        double lo = INFINITY, hi = -INFINITY, sum = 0;
+        size_t zero = 0, nan = 0;
+        int bad = 0;
+        for (hsize_t r0 = 0; r0 < d[0] && !bad; r0 += rows) {
+            hsize_t cnt[4] = {d[0] - r0 < rows ? d[0] - r0 : rows, d[1], rank == 4 ? d[2] : 0, rank == 4 ? d[3] : 0};
+            hsize_t st[4] = {r0, 0, 0, 0};
+            hid_t ms = H5Screate_simple(rank, cnt, NULL);
+            bad = H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, cnt, NULL) < 0 ||
+                  H5Dread(dset, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, buf) < 0;
+            H5Sclose(ms);
+            for (size_t i = 0; !bad && i < cnt[0] * per; i++) {
+                float v = buf[i];
+                if (isnan(v)) { nan++; continue; }
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+                sum += v;
+                zero += v == 0;
+            }
+        }
+        H5Sclose(fs);
+        H5Dclose(dset);
+        if (bad) { dt_seterr("%s: cannot read %s", path, ds); goto done; }
+        size_t tot = (size_t)d[0] * per;
+        if (rank == 4)
+            printf("features    %-24s %llu x %llu x %llu x %llu float32", l, (unsigned long long)d[0], (unsigned long long)d[1],
+                   (unsigned long long)d[2], (unsigned long long)d[3]);
+        else
+            printf("features    %-24s %llu x %llu float32", l, (unsigned long long)d[0], (unsigned long long)d[1]);
+        printf(", range %.4g..%.4g, mean %.4g, %.1f%% zero, %zu NaN\n", lo, hi, sum / (double)(tot - nan),
+               100.0 * (double)zero / (double)tot, nan);
+        if (nan) { dt_seterr("%s: %s holds %zu NaN values", path, ds, nan); goto done; }
+    }
+    rc = 0;
+done:
+    free(buf);
+    free(layers);
+    H5Fclose(f);
+    return rc;
+}
+
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: deeptune inspect [--brief] FILE...\n"
@@ -128,9 +214,11 @@ int cmd_inspect(int argc, char **argv)
         if (!fmt) { dt_seterr("%s: not a deeptune file (no 'format' attribute)", path); goto bad; }
         if (!strcmp(fmt, DT_DATASET_FORMAT)) {
             if (inspect_dataset(path, !brief)) goto bad;
+        } else if (!strcmp(fmt, "deeptune-features")) {
+            if (inspect_features(path)) goto bad;
         } else {
-            dt_seterr("%s: unknown deeptune file kind '%s'; this deeptune (%s) knows: %s", path, fmt, DEEPTUNE_VERSION,
-                      DT_DATASET_FORMAT);
+            dt_seterr("%s: unknown deeptune file kind '%s'; this deeptune (%s) knows: %s, deeptune-features", path, fmt,
+                      DEEPTUNE_VERSION, DT_DATASET_FORMAT);
             goto bad;
         }
         free(fmt);

@@ -13,6 +13,8 @@ static const struct {
     const char *what;
 } stages[] = {
     {"import", cmd_import, "stimuli + responses -> dataset.h5"},
+    {"features", cmd_features, "dataset.h5 through a CNN -> features.h5"},
+    {"classify", cmd_classify, "top-5 ImageNet classes of images (checks weights and preprocessing)"},
     {"inspect", cmd_inspect, "describe and validate deeptune files"},
 };
 

@@ -157,6 +157,10 @@ static void pending_add(char *name)
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         signal(SIGHUP, on_signal);
+        /* a crash must not leave a temporary output behind either */
+        signal(SIGSEGV, on_signal);
+        signal(SIGBUS, on_signal);
+        signal(SIGABRT, on_signal);
         installed = 1;
     }
     for (int i = 0; i < MAX_PENDING; i++)

@@ -1,0 +1,338 @@
+/* features.c — `deeptune features`: every stimulus of a dataset through a
+ * CNN, keeping the activations of the requested layers.
+ *
+ * Data flow: the main thread reads a round of stimuli (threads x batch) from
+ * the dataset, workers preprocess and run their batch (lanes) through the
+ * network with single-threaded BLAS, the main thread writes the round's
+ * features.  Memory: one round of stimuli, activations and outputs. */
+#include "cnnopts.h"
+#include "dataset.h"
+#include "h5io.h"
+#include "net.h"
+#include "stages.h"
+#include "util.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FEATURES_FORMAT "deeptune-features"
+#define FEATURES_VERSION 1
+
+typedef struct {
+    const char *dataset, *layers, *out;
+    int batch, force, quiet;
+    dt_cnnopts cnn;
+} features_opts;
+
+static const features_opts defaults = {.batch = 8};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: deeptune features -d DATASET.h5 --weights W.h5 --layers L1,L2,... -o FEATURES.h5 [options]\n"
+            "\n"
+            "Pass every stimulus through a CNN and keep the activations of the named layers,\n"
+            "as /features/<layer>: (stimuli, channels, height, width), or (stimuli, units)\n"
+            "after fully connected layers.\n"
+            "\n"
+            "  -d, --dataset FILE       dataset from 'deeptune import'\n"
+            "  -l, --layers LIST        comma-separated layer names (e.g. conv2,pool2)\n"
+            "  -o, --output FILE        output features file\n"
+            "      --batch N            images per worker per round [%d]\n"
+            "      --force              replace the output if it exists (only once complete)\n"
+            "  -q, --quiet              no progress\n",
+            defaults.batch);
+    cnnopts_usage(fp, &defaults.cnn, "whole");
+}
+
+typedef struct {
+    const dt_net *net;
+    const dt_preproc *pp;
+    dt_geom geom;
+    dt_state st;
+    float *input;          /* (3, batch, ih, iw) */
+    const float *stim;     /* this worker's stimuli (n, h, w, c) */
+    int n, h, w, c, ih, iw;
+    int nl;
+    const int *layer;      /* requested layer indices */
+    float **dst;           /* per requested layer: this worker's rows of the round buffer */
+    int rc;
+    char err[512];
+} worker;
+
+static void *work(void *arg)
+{
+    worker *wk = arg;
+    int K = wk->st.K;
+    size_t ip = (size_t)3 * K * wk->ih * wk->iw;
+    memset(wk->input, 0, ip * sizeof(float));
+    size_t per = (size_t)wk->h * wk->w * wk->c;
+    wk->rc = 0;
+    for (int k = 0; k < wk->n; k++)
+        if (preproc_image(wk->pp, wk->geom, wk->stim + k * per, wk->w, wk->h, wk->c, wk->input, K, k)) {
+            wk->rc = -1;
+            snprintf(wk->err, sizeof wk->err, "%s", dt_lasterr());
+            return NULL;
+        }
+    if (net_forward(wk->net, &wk->st, wk->input)) {
+        wk->rc = -1;
+        snprintf(wk->err, sizeof wk->err, "%s", dt_lasterr());
+        return NULL;
+    }
+    for (int j = 0; j < wk->nl; j++) {
+        const dt_layer *l = &wk->net->L[wk->layer[j]];
+        size_t hw = (size_t)l->h * l->w;
+        const float *src = wk->st.out[wk->layer[j]];
+        /* (C, K, hw) -> per image (C, hw) */
+        for (int k = 0; k < wk->n; k++)
+            for (int c = 0; c < l->c; c++)
+                memcpy(wk->dst[j] + ((size_t)k * l->c + c) * hw, src + ((size_t)c * K + k) * hw, hw * sizeof(float));
+    }
+    return NULL;
+}
+
+/* A layer is written as (stimuli, units) when a fully connected layer
+ * precedes it. */
+static int after_fc(const dt_net *net, int t)
+{
+    uint8_t *need = calloc((size_t)net->n, 1);
+    if (!need) return 0;
+    net_ancestors(net, t, need);
+    int fc = 0;
+    for (int i = 0; i <= t; i++) fc |= need[i] && net->L[i].kind == L_FC;
+    free(need);
+    return fc;
+}
+
+int cmd_features(int argc, char **argv)
+{
+    features_opts o = defaults;
+    static const struct option lo[] = {{"dataset", required_argument, 0, 'd'}, {"layers", required_argument, 0, 'l'},
+                                       {"output", required_argument, 0, 'o'},  {"batch", required_argument, 0, 1},
+                                       {"force", no_argument, 0, 2},           {"quiet", no_argument, 0, 'q'},
+                                       {"help", no_argument, 0, 'h'},          CNN_LONGOPTS,
+                                       {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:l:o:qh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'd': o.dataset = optarg; break;
+        case 'l': o.layers = optarg; break;
+        case 'o': o.out = optarg; break;
+        case 1:
+            o.batch = atoi(optarg);
+            if (o.batch < 1 || o.batch > 1024) { fprintf(stderr, "error: --batch %s: expected 1..1024\n", optarg); return 2; }
+            break;
+        case 2: o.force = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default:
+            if (c >= 200) { if (cnnopts_set(&o.cnn, c, optarg)) return 2; break; }
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) { fprintf(stderr, "error: features: unexpected argument '%s'; see deeptune features -h\n", argv[optind]); return 2; }
+    if (!o.dataset || !o.cnn.weights || !o.layers || !o.out) {
+        fprintf(stderr, "error: features needs --dataset, --weights, --layers and --output; see deeptune features -h\n");
+        return 2;
+    }
+
+    dt_outfile out;
+    if (dt_out_begin(&out, o.out, o.force)) { fprintf(stderr, "error: %s\n", dt_lasterr()); return 1; }
+    int rc = 1, nthreads = cnn_threads(&o.cnn), nl = 0;
+    dt_net net;
+    memset(&net, 0, sizeof net);
+    dt_preproc pp;
+    memset(&pp, 0, sizeof pp);
+    dt_geom geom;
+    char *spec_text = NULL, *list = NULL;
+    dt_stimreader rd;
+    memset(&rd, 0, sizeof rd);
+    rd.file = rd.dset = -1;
+    int *layer = NULL;
+    worker *wk = NULL;
+    float *stim = NULL, **round = NULL;
+    hid_t f = H5I_INVALID_HID, *ds = NULL;
+    char hex[65];
+
+    if (stimreader_open(&rd, o.dataset)) goto done;
+    if (cnn_open(&o.cnn, "whole", &net, &pp, &geom, &spec_text)) goto done;
+    int iw, ih;
+    preproc_input_size(&pp, geom, rd.w, rd.h, &iw, &ih);
+    if (net_plan(&net, ih, iw)) {
+        dt_preerr("%s", geom == GEOM_NATIVE ? o.dataset : o.cnn.weights);
+        goto done;
+    }
+    /* requested layers */
+    {
+        char *names = dt_strdup(o.layers), *save = NULL;
+        layer = dt_calloc((size_t)net.n, sizeof *layer);
+        if (!names || !layer) { free(names); goto done; }
+        int last = 0;
+        for (char *t = strtok_r(names, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            int j = net_find(&net, t);
+            if (j <= 0) {
+                list = net_layer_list(&net, -1);
+                dt_seterr("--layers: no layer '%s' in %s; its layers are: %s", t, net.name, list ? list : "?");
+                free(names);
+                goto done;
+            }
+            for (int q = 0; q < nl; q++)
+                if (layer[q] == j) { j = -1; break; }
+            if (j < 0) continue;
+            layer[nl++] = j;
+            last = j > last ? j : last;
+        }
+        free(names);
+        if (nl == 0) { dt_seterr("--layers: no layer named"); goto done; }
+        if (net_load_weights(&net, o.cnn.weights, last)) goto done;
+    }
+    size_t N = rd.n;
+    int B = o.batch;
+    int nwork = nthreads;
+    if ((size_t)nwork * B > N) nwork = (int)((N + B - 1) / B);
+    if ((size_t)nwork * B > N && nwork == 1) B = (int)N;
+    /* threads across images; BLAS single-threaded inside each, unless
+     * there is one worker */
+    openblas_set_num_threads(nwork > 1 ? 1 : nthreads);
+    uint8_t *need = dt_calloc((size_t)net.n, 1);
+    if (!need) goto done;
+    for (int j = 0; j < nl; j++) net_ancestors(&net, layer[j], need);
+    wk = dt_calloc((size_t)nwork, sizeof *wk);
+    round = dt_calloc((size_t)nl, sizeof *round);
+    size_t stim_per = (size_t)rd.h * rd.w * rd.c;
+    stim = dt_malloc((size_t)nwork * B * stim_per * sizeof(float));
+    if (!wk || !round || !stim) { free(need); goto done; }
+    for (int j = 0; j < nl; j++) {
+        const dt_layer *l = &net.L[layer[j]];
+        round[j] = dt_malloc((size_t)nwork * B * l->c * l->h * l->w * sizeof(float));
+        if (!round[j]) { free(need); goto done; }
+    }
+    for (int t = 0; t < nwork; t++) {
+        wk[t].net = &net;
+        wk[t].pp = &pp;
+        wk[t].geom = geom;
+        wk[t].h = rd.h;
+        wk[t].w = rd.w;
+        wk[t].c = rd.c;
+        wk[t].ih = ih;
+        wk[t].iw = iw;
+        wk[t].nl = nl;
+        wk[t].layer = layer;
+        wk[t].dst = dt_calloc((size_t)nl, sizeof(float *));
+        wk[t].input = dt_malloc((size_t)3 * B * ih * iw * sizeof(float));
+        if (!wk[t].dst || !wk[t].input || state_alloc(&wk[t].st, &net, B, need)) { free(need); goto done; }
+    }
+    free(need);
+
+    /* output file: self-description, then one dataset per layer */
+    f = h5_create(out.tmp);
+    if (f < 0) goto done;
+    char desc[512];
+    preproc_describe(&pp, geom, desc, sizeof desc);
+    if (h5_provenance(f, FEATURES_FORMAT, FEATURES_VERSION) || h5_attr_str(f, "network", net.name) ||
+        h5_attr_str(f, "network_spec", spec_text) || h5_attr_str(f, "weights", o.cnn.weights) ||
+        dt_sha256_file(o.cnn.weights, hex) || h5_attr_str(f, "weights_sha256", hex) || h5_attr_str(f, "dataset", o.dataset) ||
+        dt_sha256_file(o.dataset, hex) || h5_attr_str(f, "dataset_sha256", hex) || h5_attr_str(f, "preprocessing", desc) ||
+        h5_attr_i64(f, "input_height", ih) || h5_attr_i64(f, "input_width", iw) || h5_attr_i64(f, "n_stimuli", (int64_t)N))
+        goto done;
+    {
+        char *ls = dt_malloc(strlen(o.layers) + 1);
+        if (!ls) goto done;
+        ls[0] = 0;
+        for (int j = 0; j < nl; j++) {
+            if (j) strcat(ls, ",");
+            strcat(ls, net.L[layer[j]].name);
+        }
+        int e = h5_attr_str(f, "layers", ls);
+        free(ls);
+        if (e) goto done;
+    }
+    ds = dt_calloc((size_t)nl, sizeof *ds);
+    if (!ds) goto done;
+    for (int j = 0; j < nl; j++) ds[j] = H5I_INVALID_HID;
+    for (int j = 0; j < nl; j++) {
+        const dt_layer *l = &net.L[layer[j]];
+        char path[160];
+        snprintf(path, sizeof path, "/features/%s", l->name);
+        int vec = after_fc(&net, layer[j]);
+        hsize_t dims[4] = {N, (hsize_t)l->c, (hsize_t)l->h, (hsize_t)l->w};
+        size_t per = (size_t)l->c * l->h * l->w;
+        hsize_t chunk = (hsize_t)((1u << 20) / (per * sizeof(float)));
+        ds[j] = h5_create_chunked(f, path, H5T_IEEE_F32LE, vec ? 2 : 4, dims, chunk ? chunk : 1, 1);
+        if (ds[j] < 0) goto done;
+        if (h5_attr_str(ds[j], "layout", vec ? "stimulus,unit" : "stimulus,channel,height,width")) goto done;
+    }
+
+    /* rounds */
+    int tty = !o.quiet && isatty(2);
+    for (size_t i0 = 0; i0 < N; i0 += (size_t)nwork * B) {
+        size_t n = N - i0 < (size_t)nwork * B ? N - i0 : (size_t)nwork * B;
+        if (stimreader_read(&rd, i0, n, stim)) { dt_preerr("%s", o.dataset); goto done; }
+        pthread_t th[256];
+        int started = 0;
+        for (int t = 0; t < nwork; t++) {
+            size_t a = (size_t)t * B;
+            wk[t].n = a >= n ? 0 : (int)(n - a < (size_t)B ? n - a : (size_t)B);
+            if (!wk[t].n) continue;
+            wk[t].stim = stim + a * stim_per;
+            for (int j = 0; j < nl; j++) {
+                const dt_layer *l = &net.L[layer[j]];
+                wk[t].dst[j] = round[j] + a * l->c * l->h * l->w;
+            }
+            if (nwork == 1) work(&wk[t]);
+            else if (pthread_create(&th[t], NULL, work, &wk[t]) == 0) started |= 1 << (t % 31);
+            else work(&wk[t]);
+        }
+        for (int t = 0; t < nwork; t++)
+            if (nwork > 1 && wk[t].n && (started >> (t % 31) & 1)) pthread_join(th[t], NULL);
+        for (int t = 0; t < nwork; t++)
+            if (wk[t].n && wk[t].rc) { dt_seterr("%s", wk[t].err); goto done; }
+        for (int j = 0; j < nl; j++)
+            if (h5_write_rows(ds[j], H5T_NATIVE_FLOAT, i0, n, round[j])) goto done;
+        if (tty) fprintf(stderr, "\rfeatures: %zu/%zu stimuli", i0 + n, N);
+    }
+    if (tty) fputc('\n', stderr);
+    for (int j = 0; j < nl; j++) { H5Dclose(ds[j]); ds[j] = H5I_INVALID_HID; }
+    if (H5Fclose(f) < 0) { f = H5I_INVALID_HID; dt_seterr("error closing the output"); goto done; }
+    f = H5I_INVALID_HID;
+    if (dt_out_commit(&out)) goto done;
+    if (!o.quiet) {
+        fprintf(stderr, "features: %s: %zu stimuli through %s (%s), layers %s\n", o.out, N, net.name, desc, o.layers);
+        double macs = net_macs(&net, layer[0]);
+        for (int j = 1; j < nl; j++) macs = net_macs(&net, layer[j]) > macs ? net_macs(&net, layer[j]) : macs;
+        fprintf(stderr, "features: %.2f GFLOP per stimulus\n", 2 * macs / 1e9);
+    }
+    rc = 0;
+done:
+    if (rc) {
+        if (f >= 0) {
+            for (int j = 0; ds && j < nl; j++)
+                if (ds[j] >= 0) H5Dclose(ds[j]);
+            H5Fclose(f);
+        }
+        dt_out_abort(&out);
+        fprintf(stderr, "error: %s\n", dt_lasterr());
+    }
+    for (int t = 0; wk && t < nwork; t++) {
+        state_free(&wk[t].st, &net);
+        free(wk[t].input);
+        free(wk[t].dst);
+    }
+    free(wk);
+    for (int j = 0; round && j < nl; j++) free(round[j]);
+    free(round);
+    free(ds);
+    free(stim);
+    free(layer);
+    free(list);
+    free(spec_text);
+    stimreader_close(&rd);
+    preproc_free(&pp);
+    net_free(&net);
+    return rc;
+}
