@@ -61,6 +61,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/specs.o
 SPECS     := $(wildcard models/*.spec)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BUILD)/tests/bench_cnn
 
 BIN       := $(BUILD)/deeptune
 
@@ -94,8 +95,8 @@ test: all $(TEST_BIN)
 	@DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) DEEPTUNE_SANITIZE="$(SANITIZE)" \
 	  tests/run $(BUILD)/tests
 
-bench: all
-	@echo "bench: no benchmarks yet (the CNN and readout stages add them)"
+bench: all $(BENCH_BIN)
+	@BENCH_CNN=$(abspath $(BENCH_BIN)) DEEPTUNE_DATA=$(DATA) scripts/bench
 
 run: all
 	DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) experiments/v4-import/run

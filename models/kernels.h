@@ -38,16 +38,24 @@ int dt_pool_out(int in, int k, int s, int p, int ceil_mode);
 /* im2col buffer size (elements) for K lanes; 0 when the conv is 1x1/s1/p0. */
 size_t dt_conv_col_size(const dt_conv_shape *s, int K);
 
+/* Runs fn(ctx, i) for i = 0..n-1, in parallel. */
+typedef void (*dt_parfor)(int n, void (*fn)(void *ctx, int i), void *ctx);
+
 #define DT_DECLARE_KERNELS(T, S)                                                                       \
     /* out (cout, K, ho, wo); in (cin, K, h, w); w (cout, cin/groups, kh, kw); b (cout) or NULL;     \
      * lanes go through im2col Kc at a time; col holds dt_conv_col_size(s, Kc) elements */          \
     void conv_forward_##S(T *out, const T *in, const T *w, const T *b, const dt_conv_shape *s, int K, int Kc, T *col); \
+    /* the same, split over nt threads by pf (for one image or a few lanes) */                    \
+    void conv_forward_par_##S(T *out, const T *in, const T *w, const T *b, const dt_conv_shape *s, int K, int Kc, T *col, \
+                              int nt, dt_parfor pf);                                                  \
+    void conv_backward_par_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K, int Kc, T *col, int nt, \
+                               dt_parfor pf);                                                         \
     void conv_forward_naive_##S(T *out, const T *in, const T *w, const T *b, const dt_conv_shape *s, int K); \
     void conv_backward_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K, int Kc, T *col); \
     void conv_backward_naive_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K);   \
     void relu_forward_##S(T *out, const T *in, size_t n);                                            \
-    /* out: forward output (c, Kf, hw) */                                                            \
-    void relu_backward_##S(T *din, const T *dout, const T *out, int c, int Kf, int K, size_t hw);    \
+    /* out: forward output (c, Kf, hw); acc = 0 assigns din instead of adding */                     \
+    void relu_backward_##S(T *din, const T *dout, const T *out, int c, int Kf, int K, size_t hw, int acc); \
     void maxpool_forward_##S(T *out, int32_t *argmax, const T *in, const dt_pool_shape *s, int K);    \
     void maxpool_backward_##S(T *din, const T *dout, const int32_t *argmax, const dt_pool_shape *s, int Kf, int K); \
     void avgpool_forward_##S(T *out, const T *in, const dt_pool_shape *s, int K);                    \
@@ -58,7 +66,7 @@ size_t dt_conv_col_size(const dt_conv_shape *s, int K);
     /* LRN across channels (Caffe): y = x / (k + alpha/n * sum_window x^2)^beta; scale (c,K,hw) */  \
     void lrn_forward_##S(T *out, T *scale, const T *in, int c, int K, size_t hw, int n, T alpha, T beta, T k); \
     void lrn_backward_##S(T *din, const T *dout, const T *in, const T *out, const T *scale, int c, int Kf, int K, \
-                          size_t hw, int n, T alpha, T beta);                                         \
+                          size_t hw, int n, T alpha, T beta, int acc);                                \
     /* fully connected: in (c, K, hw) flattened per lane in (c, hw) order; w (nout, c*hw);          \
      * out (nout, K); scratch of c*hw*K elements */                                                  \
     void fc_forward_##S(T *out, const T *in, const T *w, const T *b, int nout, int c, size_t hw, int K, T *scratch); \

@@ -11,4 +11,11 @@
 #define SQRT sqrt
 #define POW pow
 #define GEMM cblas_dgemm
+/* Hot loops are compiled for AVX-512, AVX2 and the baseline, picked at run
+ * time (GCC function multi-versioning), so one binary is fast everywhere. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define VEC __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VEC
+#endif
 #include "kernels.inc"

@@ -4,15 +4,17 @@
 #include "h5io.h"
 #include "util.h"
 
+#include <cblas.h>
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Upper bound for one im2col buffer; convolutions over many lanes go through
  * im2col in chunks of lanes that fit. */
-#define COL_CAP ((size_t)48 << 20) /* elements (192 MB) */
+#define COL_CAP ((size_t)2 << 20) /* elements (8 MB): lane chunks stay in cache */
 
 void net_free(dt_net *net)
 {
@@ -374,6 +376,41 @@ done:
     return rc;
 }
 
+/* ---- threads ---- */
+
+typedef struct {
+    void (*fn)(void *, int);
+    void *ctx;
+    int i;
+} par_arg;
+
+static void *par_main(void *a)
+{
+    par_arg *p = a;
+    p->fn(p->ctx, p->i);
+    return NULL;
+}
+
+void dt_parallel(int n, void (*fn)(void *ctx, int i), void *ctx)
+{
+    if (n <= 1) {
+        if (n == 1) fn(ctx, 0);
+        return;
+    }
+    pthread_t th[64];
+    par_arg args[64];
+    int started[64] = {0};
+    if (n > 64) n = 64;
+    for (int i = 1; i < n; i++) {
+        args[i] = (par_arg){fn, ctx, i};
+        started[i] = pthread_create(&th[i], NULL, par_main, &args[i]) == 0;
+        if (!started[i]) fn(ctx, i); /* run it here rather than lose it */
+    }
+    fn(ctx, 0);
+    for (int i = 1; i < n; i++)
+        if (started[i]) pthread_join(th[i], NULL);
+}
+
 /* ---- forward ---- */
 
 static size_t layer_size(const dt_layer *l, int K) { return (size_t)l->c * (size_t)K * (size_t)l->h * (size_t)l->w; }
@@ -464,7 +501,8 @@ int net_forward(const dt_net *net, dt_state *st, const float *in)
         case L_CONV: {
             size_t dummy;
             int kc = conv_chunk(l, K, &dummy);
-            conv_forward_f32(y, x, l->W, l->b, &l->cs, K, kc, st->scratch);
+            if (st->nthreads > 1) conv_forward_par_f32(y, x, l->W, l->b, &l->cs, K, kc, st->scratch, st->nthreads, dt_parallel);
+            else conv_forward_f32(y, x, l->W, l->b, &l->cs, K, kc, st->scratch);
             break;
         }
         case L_RELU: relu_forward_f32(y, x, layer_size(l, K)); break;
@@ -504,6 +542,9 @@ void gradws_init(dt_gradws *ws) { memset(ws, 0, sizeof *ws); }
 void gradws_free(dt_gradws *ws, const dt_net *net)
 {
     if (!ws) return;
+    for (int t = 0; ws->sub && t < ws->nthreads; t++) gradws_free(&ws->sub[t], net);
+    free(ws->sub);
+    free(ws->lanebuf);
     for (int i = 0; ws->g && i < net->n; i++) free(ws->g[i]);
     free(ws->g);
     free(ws->cap);
@@ -511,7 +552,7 @@ void gradws_free(dt_gradws *ws, const dt_net *net)
     memset(ws, 0, sizeof *ws);
 }
 
-int net_backward(const dt_net *net, const dt_state *st, int t, const float *dt, int K, float *din, dt_gradws *ws)
+static int backward_one(const dt_net *net, const dt_state *st, int t, const float *dt, int K, float *din, dt_gradws *ws)
 {
     int Kf = st->K;
     if (K % Kf) return dt_seterr("backward: %d gradients over %d forward lanes", K, Kf);
@@ -533,8 +574,20 @@ int net_backward(const dt_net *net, const dt_state *st, int t, const float *dt, 
             if (!ws->g[i]) { ws->cap[i] = 0; free(need); return dt_seterr("out of memory for gradients"); }
             ws->cap[i] = n;
         }
-        memset(ws->g[i], 0, n * sizeof(float));
     }
+    /* A gradient buffer needs zeroing unless its only writer is a ReLU or
+     * LRN backward, which can assign instead of accumulate. */
+    uint8_t *writers = dt_calloc((size_t)net->n, 1), *assign = dt_calloc((size_t)net->n, 1);
+    if (!writers || !assign) { free(need); free(writers); free(assign); return -1; }
+    for (int i = 1; i <= t; i++)
+        if (need[i])
+            for (int j = 0; j < net->L[i].nin; j++) writers[net->L[i].in[j]]++;
+    for (int i = 1; i <= t; i++)
+        if (need[i] && (net->L[i].kind == L_RELU || net->L[i].kind == L_LRN) && writers[net->L[i].in[0]] == 1)
+            assign[net->L[i].in[0]] = 1;
+    for (int i = 0; i < t; i++)
+        if (need[i] && !assign[i]) memset(ws->g[i], 0, layer_size(&net->L[i], K) * sizeof(float));
+    free(writers);
     size_t sn = 0;
     for (int i = 1; i <= t; i++) {
         const dt_layer *l = &net->L[i];
@@ -560,15 +613,18 @@ int net_backward(const dt_net *net, const dt_state *st, int t, const float *dt, 
         switch (l->kind) {
         case L_CONV: {
             size_t dummy;
-            conv_backward_f32(gx, gy, l->W, &l->cs, K, conv_chunk(l, K, &dummy), ws->scratch);
+            int kc = conv_chunk(l, K, &dummy);
+            if (ws->nthreads > 1) conv_backward_par_f32(gx, gy, l->W, &l->cs, K, kc, ws->scratch, ws->nthreads, dt_parallel);
+            else conv_backward_f32(gx, gy, l->W, &l->cs, K, kc, ws->scratch);
             break;
         }
-        case L_RELU: relu_backward_f32(gx, gy, st->out[i], l->c, Kf, K, hw); break;
+        case L_RELU: relu_backward_f32(gx, gy, st->out[i], l->c, Kf, K, hw, !assign[l->in[0]]); break;
         case L_MAXPOOL: maxpool_backward_f32(gx, gy, st->argmax[i], &l->ps, Kf, K); break;
         case L_AVGPOOL: avgpool_backward_f32(gx, gy, &l->ps, K); break;
         case L_ADAPTAVG: adaptavg_backward_f32(gx, gy, l->c, a->h, a->w, l->h, l->w, K); break;
         case L_LRN:
-            lrn_backward_f32(gx, gy, st->out[l->in[0]], st->out[i], st->aux[i], l->c, Kf, K, hw, l->lrn_n, l->alpha, l->beta);
+            lrn_backward_f32(gx, gy, st->out[l->in[0]], st->out[i], st->aux[i], l->c, Kf, K, hw, l->lrn_n, l->alpha, l->beta,
+                             !assign[l->in[0]]);
             break;
         case L_CONCAT: {
             size_t off = 0;
@@ -592,6 +648,7 @@ int net_backward(const dt_net *net, const dt_state *st, int t, const float *dt, 
     }
     memcpy(din, ws->g[0], layer_size(&net->L[0], K) * sizeof(float));
     free(need);
+    free(assign);
     return 0;
 }
 
@@ -613,4 +670,67 @@ double net_macs(const dt_net *net, int t)
     }
     free(need);
     return m;
+}
+
+/* Lane split (single-lane forward): thread i takes a contiguous share of the
+ * gradient lanes, runs the serial backward on its own workspace, and its
+ * input gradients are copied back. */
+typedef struct {
+    const dt_net *net;
+    const dt_state *st;
+    int t, K, per;                /* lanes per thread (a multiple of K / Kf) */
+    const float *dt;
+    float *din;
+    dt_gradws *ws;
+    int rc;
+} lane_job;
+
+static void gather_lanes(float *dst, const float *src, size_t c, int K, int k0, int kn, size_t hw)
+{
+    for (size_t ch = 0; ch < c; ch++) memcpy(dst + ch * kn * hw, src + (ch * K + (size_t)k0) * hw, (size_t)kn * hw * sizeof(float));
+}
+
+static void scatter_lanes(float *dst, const float *src, size_t c, int K, int k0, int kn, size_t hw)
+{
+    for (size_t ch = 0; ch < c; ch++) memcpy(dst + (ch * K + (size_t)k0) * hw, src + ch * kn * hw, (size_t)kn * hw * sizeof(float));
+}
+
+static void lane_part(void *ctx, int i)
+{
+    lane_job *j = ctx;
+    int k0 = i * j->per, kn = j->K - k0 < j->per ? j->K - k0 : j->per;
+    if (kn <= 0) return;
+    const dt_layer *lt = &j->net->L[j->t], *l0 = &j->net->L[0];
+    size_t hwt = (size_t)lt->h * lt->w, hw0 = (size_t)l0->h * l0->w;
+    dt_gradws *w = &j->ws->sub[i];
+    float *up = j->ws->lanebuf + (size_t)i * ((size_t)lt->c * j->per * hwt + (size_t)l0->c * j->per * hw0);
+    float *dn = up + (size_t)lt->c * j->per * hwt;
+    gather_lanes(up, j->dt, (size_t)lt->c, j->K, k0, kn, hwt);
+    if (backward_one(j->net, j->st, j->t, up, kn, dn, w)) { j->rc = -1; return; }
+    scatter_lanes(j->din, dn, (size_t)l0->c, j->K, k0, kn, hw0);
+}
+
+int net_backward(const dt_net *net, const dt_state *st, int t, const float *dt, int K, float *din, dt_gradws *ws)
+{
+    int T = ws->nthreads;
+    if (T <= 1 || K < T || st->K != 1) {
+        /* one lane (or a multi-lane forward): split inside the convolutions */
+        return backward_one(net, st, t, dt, K, din, ws);
+    }
+    if (!ws->sub) {
+        ws->sub = dt_calloc((size_t)T, sizeof *ws->sub);
+        if (!ws->sub) return -1;
+    }
+    int per = (K + T - 1) / T;
+    const dt_layer *lt = &net->L[t], *l0 = &net->L[0];
+    size_t need = (size_t)T * ((size_t)lt->c * per * lt->h * lt->w + (size_t)l0->c * per * l0->h * l0->w);
+    if (ws->nlanebuf < need) {
+        free(ws->lanebuf);
+        ws->lanebuf = malloc(need * sizeof(float));
+        ws->nlanebuf = ws->lanebuf ? need : 0;
+        if (!ws->lanebuf) return dt_seterr("out of memory for gradients");
+    }
+    lane_job j = {net, st, t, K, per, dt, din, ws, 0};
+    dt_parallel(T, lane_part, &j);
+    return j.rc ? dt_seterr("backward failed in a worker thread") : 0;
 }

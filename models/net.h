@@ -84,7 +84,7 @@ typedef struct {
     float **aux;                  /* LRN scale */
     float *scratch;               /* im2col / fc gather, shared by layers */
     size_t nscratch;
-    int nthreads_blas;
+    int nthreads;                 /* > 1: split each convolution over threads (set by the caller) */
 } dt_state;
 
 /* Allocate a forward state for K lanes computing the layers in need[]
@@ -94,11 +94,15 @@ void state_free(dt_state *st, const dt_net *net);
 /* Forward pass.  in: (3, K, H, W) preprocessed input. */
 int net_forward(const dt_net *net, dt_state *st, const float *in);
 
-typedef struct {
+typedef struct dt_gradws {
     float **g;                    /* per layer gradient (c, K, h, w) */
     size_t *cap;
     float *scratch;
     size_t nscratch;
+    int nthreads;                 /* > 1: split lanes (or, for one lane, convolutions) over threads */
+    struct dt_gradws *sub;        /* (nthreads) per-thread workspaces for the lane split */
+    float *lanebuf;               /* staging for the lane split */
+    size_t nlanebuf;
 } dt_gradws;
 
 void gradws_init(dt_gradws *ws);
@@ -107,6 +111,9 @@ void gradws_free(dt_gradws *ws, const dt_net *net);
  * of Kf lanes (K a multiple of Kf; lane k uses forward lane k / (K/Kf)).
  * dt: (c_t, K, h_t, w_t); din: (3, K, H, W), overwritten. */
 int net_backward(const dt_net *net, const dt_state *st, int t, const float *dt, int K, float *din, dt_gradws *ws);
+
+/* Run fn(ctx, i) for i = 0..n-1 on n threads (the caller is thread 0). */
+void dt_parallel(int n, void (*fn)(void *ctx, int i), void *ctx);
 
 /* Number of multiply-adds of a forward pass up to layer t per lane. */
 double net_macs(const dt_net *net, int t);

@@ -12,8 +12,8 @@
 #include "stages.h"
 #include "util.h"
 
-#include <cblas.h>
-#include <pthread.h>
+#include "runner.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,50 +48,36 @@ static void usage(FILE *fp)
     cnnopts_usage(fp, &defaults.cnn, "whole");
 }
 
+/* One round of stimuli on the runner's workers. */
 typedef struct {
     const dt_net *net;
     const dt_preproc *pp;
     dt_geom geom;
-    dt_state st;
-    float *input;          /* (3, batch, ih, iw) */
-    const float *stim;     /* this worker's stimuli (n, h, w, c) */
-    int n, h, w, c, ih, iw;
+    const float *stim;     /* (n, h, w, c) this round's stimuli */
+    int h, w, c;
     int nl;
     const int *layer;      /* requested layer indices */
-    float **dst;           /* per requested layer: this worker's rows of the round buffer */
-    int rc;
-    char err[512];
-} worker;
+    float **round;         /* per requested layer (n, c, h, w) */
+} round_ctx;
 
-static void *work(void *arg)
+static int prepare(void *ctx, size_t i, float *input, int K, int k)
 {
-    worker *wk = arg;
-    int K = wk->st.K;
-    size_t ip = (size_t)3 * K * wk->ih * wk->iw;
-    memset(wk->input, 0, ip * sizeof(float));
-    size_t per = (size_t)wk->h * wk->w * wk->c;
-    wk->rc = 0;
-    for (int k = 0; k < wk->n; k++)
-        if (preproc_image(wk->pp, wk->geom, wk->stim + k * per, wk->w, wk->h, wk->c, wk->input, K, k)) {
-            wk->rc = -1;
-            snprintf(wk->err, sizeof wk->err, "%s", dt_lasterr());
-            return NULL;
-        }
-    if (net_forward(wk->net, &wk->st, wk->input)) {
-        wk->rc = -1;
-        snprintf(wk->err, sizeof wk->err, "%s", dt_lasterr());
-        return NULL;
-    }
-    for (int j = 0; j < wk->nl; j++) {
-        const dt_layer *l = &wk->net->L[wk->layer[j]];
+    const round_ctx *x = ctx;
+    return preproc_image(x->pp, x->geom, x->stim + i * (size_t)x->h * x->w * x->c, x->w, x->h, x->c, input, K, k);
+}
+
+static void collect(void *ctx, size_t i, const dt_state *st, int k)
+{
+    const round_ctx *x = ctx;
+    int K = st->K;
+    for (int j = 0; j < x->nl; j++) {
+        const dt_layer *l = &x->net->L[x->layer[j]];
         size_t hw = (size_t)l->h * l->w;
-        const float *src = wk->st.out[wk->layer[j]];
-        /* (C, K, hw) -> per image (C, hw) */
-        for (int k = 0; k < wk->n; k++)
-            for (int c = 0; c < l->c; c++)
-                memcpy(wk->dst[j] + ((size_t)k * l->c + c) * hw, src + ((size_t)c * K + k) * hw, hw * sizeof(float));
+        const float *src = st->out[x->layer[j]];
+        float *dst = x->round[j] + i * (size_t)l->c * hw;
+        /* (C, K, hw) lane k -> (C, hw) */
+        for (int c = 0; c < l->c; c++) memcpy(dst + (size_t)c * hw, src + ((size_t)c * K + k) * hw, hw * sizeof(float));
     }
-    return NULL;
 }
 
 /* A layer is written as (stimuli, units) when a fully connected layer
@@ -154,7 +140,8 @@ int cmd_features(int argc, char **argv)
     memset(&rd, 0, sizeof rd);
     rd.file = rd.dset = -1;
     int *layer = NULL;
-    worker *wk = NULL;
+    dt_runner run;
+    memset(&run, 0, sizeof run);
     float *stim = NULL, **round = NULL;
     hid_t f = H5I_INVALID_HID, *ds = NULL;
     char hex[65];
@@ -193,41 +180,24 @@ int cmd_features(int argc, char **argv)
     }
     size_t N = rd.n;
     int B = o.batch;
-    int nwork = nthreads;
-    if ((size_t)nwork * B > N) nwork = (int)((N + B - 1) / B);
-    if ((size_t)nwork * B > N && nwork == 1) B = (int)N;
-    /* threads across images; BLAS single-threaded inside each, unless
-     * there is one worker */
-    openblas_set_num_threads(nwork > 1 ? 1 : nthreads);
+    if ((size_t)B * nthreads > N) B = (int)((N + nthreads - 1) / nthreads);
+    size_t R = (size_t)nthreads * B; /* stimuli per round */
     uint8_t *need = dt_calloc((size_t)net.n, 1);
     if (!need) goto done;
     for (int j = 0; j < nl; j++) net_ancestors(&net, layer[j], need);
-    wk = dt_calloc((size_t)nwork, sizeof *wk);
+    int e = runner_init(&run, &net, need, nthreads, B);
+    free(need);
+    if (e) goto done;
     round = dt_calloc((size_t)nl, sizeof *round);
     size_t stim_per = (size_t)rd.h * rd.w * rd.c;
-    stim = dt_malloc((size_t)nwork * B * stim_per * sizeof(float));
-    if (!wk || !round || !stim) { free(need); goto done; }
+    stim = dt_malloc(R * stim_per * sizeof(float));
+    if (!round || !stim) goto done;
     for (int j = 0; j < nl; j++) {
         const dt_layer *l = &net.L[layer[j]];
-        round[j] = dt_malloc((size_t)nwork * B * l->c * l->h * l->w * sizeof(float));
-        if (!round[j]) { free(need); goto done; }
+        round[j] = dt_malloc(R * l->c * l->h * l->w * sizeof(float));
+        if (!round[j]) goto done;
     }
-    for (int t = 0; t < nwork; t++) {
-        wk[t].net = &net;
-        wk[t].pp = &pp;
-        wk[t].geom = geom;
-        wk[t].h = rd.h;
-        wk[t].w = rd.w;
-        wk[t].c = rd.c;
-        wk[t].ih = ih;
-        wk[t].iw = iw;
-        wk[t].nl = nl;
-        wk[t].layer = layer;
-        wk[t].dst = dt_calloc((size_t)nl, sizeof(float *));
-        wk[t].input = dt_malloc((size_t)3 * B * ih * iw * sizeof(float));
-        if (!wk[t].dst || !wk[t].input || state_alloc(&wk[t].st, &net, B, need)) { free(need); goto done; }
-    }
-    free(need);
+    round_ctx rx = {&net, &pp, geom, stim, rd.h, rd.w, rd.c, nl, layer, round};
 
     /* output file: self-description, then one dataset per layer */
     f = h5_create(out.tmp);
@@ -268,30 +238,12 @@ int cmd_features(int argc, char **argv)
         if (h5_attr_str(ds[j], "layout", vec ? "stimulus,unit" : "stimulus,channel,height,width")) goto done;
     }
 
-    /* rounds */
+    /* rounds: read, compute on the workers, write */
     int tty = !o.quiet && isatty(2);
-    for (size_t i0 = 0; i0 < N; i0 += (size_t)nwork * B) {
-        size_t n = N - i0 < (size_t)nwork * B ? N - i0 : (size_t)nwork * B;
+    for (size_t i0 = 0; i0 < N; i0 += R) {
+        size_t n = N - i0 < R ? N - i0 : R;
         if (stimreader_read(&rd, i0, n, stim)) { dt_preerr("%s", o.dataset); goto done; }
-        pthread_t th[256];
-        int started = 0;
-        for (int t = 0; t < nwork; t++) {
-            size_t a = (size_t)t * B;
-            wk[t].n = a >= n ? 0 : (int)(n - a < (size_t)B ? n - a : (size_t)B);
-            if (!wk[t].n) continue;
-            wk[t].stim = stim + a * stim_per;
-            for (int j = 0; j < nl; j++) {
-                const dt_layer *l = &net.L[layer[j]];
-                wk[t].dst[j] = round[j] + a * l->c * l->h * l->w;
-            }
-            if (nwork == 1) work(&wk[t]);
-            else if (pthread_create(&th[t], NULL, work, &wk[t]) == 0) started |= 1 << (t % 31);
-            else work(&wk[t]);
-        }
-        for (int t = 0; t < nwork; t++)
-            if (nwork > 1 && wk[t].n && (started >> (t % 31) & 1)) pthread_join(th[t], NULL);
-        for (int t = 0; t < nwork; t++)
-            if (wk[t].n && wk[t].rc) { dt_seterr("%s", wk[t].err); goto done; }
+        if (runner_forward(&run, n, prepare, collect, &rx)) goto done;
         for (int j = 0; j < nl; j++)
             if (h5_write_rows(ds[j], H5T_NATIVE_FLOAT, i0, n, round[j])) goto done;
         if (tty) fprintf(stderr, "\rfeatures: %zu/%zu stimuli", i0 + n, N);
@@ -318,12 +270,7 @@ done:
         dt_out_abort(&out);
         fprintf(stderr, "error: %s\n", dt_lasterr());
     }
-    for (int t = 0; wk && t < nwork; t++) {
-        state_free(&wk[t].st, &net);
-        free(wk[t].input);
-        free(wk[t].dst);
-    }
-    free(wk);
+    runner_free(&run);
     for (int j = 0; round && j < nl; j++) free(round[j]);
     free(round);
     free(ds);

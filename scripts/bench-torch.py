@@ -157,6 +157,24 @@ def conv_macs_hooked(module, x):
 # timing
 # ----------------------------------------------------------------------------
 
+def cpu_seconds():
+    """(busy CPU seconds of the whole machine, CPU seconds of this process)
+    so far; the machine's figure is None where /proc/stat is missing."""
+    t = os.times()
+    own = t.user + t.system
+    try:
+        with open("/proc/stat") as f:
+            v = [int(a) for a in f.readline().split()[1:9]]
+        busy = (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        busy = None
+    return busy, own
+
+
+OTHER_LOAD_WARN = 0.1       # cores used by other processes during a timing
+contended = []              # measurements where that was exceeded
+
+
 class Timer:
     def __init__(self, seconds, warmup, min_iters):
         self.seconds, self.warmup, self.min_iters = seconds, warmup, min_iters
@@ -166,6 +184,8 @@ class Timer:
         for _ in range(self.warmup):
             fn()
         rates, total = [], 0.0
+        busy0, own0 = cpu_seconds()
+        wall0 = time.perf_counter()
         while True:
             t0 = time.perf_counter()
             fn()
@@ -174,16 +194,27 @@ class Timer:
             total += dt
             if total >= self.seconds and len(rates) >= self.min_iters:
                 break
+        busy1, own1 = cpu_seconds()
+        wall = time.perf_counter() - wall0
+        other = None
+        if busy0 is not None and busy1 is not None:
+            # CPU time of other processes, in cores, while this one was timed
+            other = max(0.0, (busy1 - busy0) - (own1 - own0)) / wall
         return dict(median=statistics.median(rates), n=len(rates),
                     mean=work * len(rates) / total, lo=min(rates),
-                    hi=max(rates), seconds=total)
+                    hi=max(rates), seconds=total, other=other)
 
 
 def describe(key, r, unit, extra=""):
+    load = ""
+    if r["other"] is not None:
+        load = ", other processes used %.2f cores" % r["other"]
+        if r["other"] > OTHER_LOAD_WARN:
+            contended.append(key)
     comment("%s: %d iterations in %.2f s, median %.3f, total work/time %.3f, "
-            "range %.3f..%.3f %s%s" % (key, r["n"], r["seconds"], r["median"],
-                                       r["mean"], r["lo"], r["hi"], unit,
-                                       extra))
+            "range %.3f..%.3f %s%s%s" % (key, r["n"], r["seconds"],
+                                         r["median"], r["mean"], r["lo"],
+                                         r["hi"], unit, extra, load))
 
 
 # ----------------------------------------------------------------------------
@@ -423,6 +454,10 @@ def main():
 
     comment("load average at end: %.2f %.2f %.2f; total %.1f s" %
             (os.getloadavg() + (time.perf_counter() - t_start,)))
+    if contended:
+        comment("WARNING: other processes used more than %g cores while "
+                "timing %s: those numbers are unreliable, measure again on "
+                "an idle machine" % (OTHER_LOAD_WARN, ", ".join(contended)))
 
 
 if __name__ == "__main__":

@@ -303,6 +303,45 @@ static void test_net(const char *fixture, const char *spec, const char *weights,
             }
         printf("  input gradient at %-20s %d upstream gradients at once: worst %.2e of max|g|, at most %zu/%zu tie-routed elements\n",
                grad_layers[gi], KG, worst, outl, n);
+        /* the threaded paths give the same gradients: the lane split (over a
+         * one-image forward) and the convolution split (one lane) */
+        {
+            dt_state s1;
+            dt_gradws w2, w3;
+            gradws_init(&w2);
+            gradws_init(&w3);
+            w2.nthreads = 2;
+            w3.nthreads = 3;
+            float *one = malloc(3 * hw0 * sizeof(float)), *g2 = malloc(3 * hw0 * K * sizeof(float)),
+                  *g3 = malloc(3 * hw0 * sizeof(float)), *up1 = malloc(per * K * sizeof(float));
+            for (int c = 0; c < 3; c++) memcpy(one + c * hw0, lanes + (size_t)c * N * hw0, hw0 * sizeof(float));
+            for (int c = 0; c < l->c; c++)
+                for (int k = 0; k < K; k++) memcpy(up1 + ((size_t)c * K + k) * hw, up + ((size_t)c * KG + k) * hw, hw * sizeof(float));
+            CHECK(state_alloc(&s1, &net, 1, need) == 0, "state");
+            s1.nthreads = 3;
+            CHECK(net_forward(&net, &s1, one) == 0, "threaded forward");
+            double e2 = 0, e3 = 0, mx = 0;
+            CHECK(net_backward(&net, &s1, t, up1, (int)K, g2, &w2) == 0, "lane-split backward");
+            float *up0 = malloc(per * sizeof(float)); /* lane 0 alone */
+            for (int c = 0; c < l->c; c++) memcpy(up0 + (size_t)c * hw, up + (size_t)c * KG * hw, hw * sizeof(float));
+            CHECK(net_backward(&net, &s1, t, up0, 1, g3, &w3) == 0, "conv-split backward");
+            free(up0);
+            for (size_t c = 0; c < 3; c++)
+                for (size_t p = 0; p < hw0; p++) {
+                    for (int k = 0; k < K; k++) {
+                        double ref = din[(c * KG + (size_t)k) * hw0 + p];
+                        mx = fmax(mx, fabs(ref));
+                        e2 = fmax(e2, fabs(g2[(c * K + (size_t)k) * hw0 + p] - ref));
+                    }
+                    e3 = fmax(e3, fabs(g3[c * hw0 + p] - din[(c * KG) * hw0 + p]));
+                }
+            /* same arithmetic up to GEMM blocking: float rounding only */
+            CHECK(e2 <= 1e-5 * mx && e3 <= 1e-5 * mx, "%s threaded backward differs: %.3g, %.3g of %.3g", grad_layers[gi], e2, e3, mx);
+            state_free(&s1, &net);
+            gradws_free(&w2, &net);
+            gradws_free(&w3, &net);
+            free(one); free(g2); free(g3); free(up1);
+        }
         gradws_free(&ws, &net);
         free(up); free(tmp); free(din); free(idx); free(val); free(uns);
         H5Gclose(grp);

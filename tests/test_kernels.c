@@ -72,6 +72,26 @@ static void fd_check(const char *name, fwd_fn f, bwd_fn b, void *ctx, double *x,
     free(y);
 }
 
+static void serial_for(int n, void (*fn)(void *, int), void *ctx)
+{
+    for (int i = n - 1; i >= 0; i--) fn(ctx, i); /* any order must do */
+}
+
+/* The assigning form (acc = 0) of a backward equals accumulating into
+ * zeros, whatever the buffer held before. */
+static void check_assign(const char *name, size_t n, void (*run)(double *dx, int acc, void *ctx), void *ctx)
+{
+    double *a = calloc(n, sizeof(double)), *b = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) b[i] = 1e30; /* garbage */
+    run(a, 1, ctx);
+    run(b, 0, ctx);
+    double e = 0;
+    for (size_t i = 0; i < n; i++) e = fmax(e, fabs(a[i] - b[i]));
+    CHECK(e == 0, "%s: assign vs accumulate-into-zero differ by %.3g", name, e);
+    free(a);
+    free(b);
+}
+
 /* ---- conv ---- */
 typedef struct { dt_conv_shape s; double *w, *b; int K, Kc; double *col; } conv_ctx;
 static void conv_f(double *y, const double *x, void *c)
@@ -128,6 +148,17 @@ static void test_conv(int cin, int h, int w, int cout, int k, int s, int p, int 
     for (size_t i = 0; i < ny; i++) e = fmax(e, fabs(yf1[i] - yf2[i]));
     CHECK(e < 1e-5, "%s: float fast vs naive forward %.3g", name, e);
     free(xf); free(wf); free(bf); free(yf1); free(yf2); free(colf);
+    /* the thread-split versions (run here by a serial parallel-for over 3
+     * parts) compute the same sums in the same order per element */
+    double *y3 = malloc(ny * sizeof(double)), *dx3 = calloc(nx, sizeof(double));
+    conv_forward_par_f64(y3, x, t.w, t.b, &t.s, K, Kc, t.col, 3, serial_for);
+    conv_backward_par_f64(dx3, dy, t.w, &t.s, K, Kc, t.col, 3, serial_for);
+    e = 0;
+    for (size_t i = 0; i < ny; i++) e = fmax(e, fabs(y3[i] - y1[i]));
+    for (size_t i = 0; i < nx; i++) e = fmax(e, fabs(dx3[i] - dx1[i]));
+    CHECK(e < 1e-12, "%s: split over threads vs serial %.3g", name, e);
+    free(y3);
+    free(dx3);
     fd_check(name, conv_f, conv_b, &t, x, nx, ny, K, K, (size_t)h * w, (size_t)t.s.ho * t.s.wo, cin, cout);
     free(x); free(y1); free(y2); free(dy); free(dx1); free(dx2); free(t.w); free(t.b); free(t.col);
 }
@@ -142,7 +173,14 @@ static void relu_f(double *y, const double *x, void *c)
 static void relu_b(double *dx, const double *dy, void *c)
 {
     ew_ctx *t = c;
-    relu_backward_f64(dx, dy, t->y, t->c, t->Kf, t->K, t->hw);
+    relu_backward_f64(dx, dy, t->y, t->c, t->Kf, t->K, t->hw, 1);
+}
+
+static double *relu_dy;
+static void relu_assign(double *dx, int acc, void *c)
+{
+    ew_ctx *t = c;
+    relu_backward_f64(dx, relu_dy, t->y, t->c, t->Kf, t->K, t->hw, acc);
 }
 
 static void test_relu(void)
@@ -155,6 +193,10 @@ static void test_relu(void)
     for (size_t i = 0; i < n; i++) x[i] += x[i] >= 0 ? 0.05 : -0.05; /* away from the kink */
     relu_forward_f64(t.y, x, n);
     fd_check("relu Kf=2 K=6", relu_f, relu_b, &t, x, n, n, t.Kf, t.K, t.hw, t.hw, t.c, t.c);
+    relu_dy = malloc(n / t.Kf * t.K * sizeof(double));
+    fill(relu_dy, n / t.Kf * t.K);
+    check_assign("relu backward", n / t.Kf * t.K, relu_assign, &t);
+    free(relu_dy);
     free(x);
     free(t.y);
 }
@@ -224,7 +266,14 @@ static void lrn_f(double *y, const double *x, void *c)
 static void lrn_b(double *dx, const double *dy, void *c)
 {
     lrn_ctx *t = c;
-    lrn_backward_f64(dx, dy, t->x, t->y, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta);
+    lrn_backward_f64(dx, dy, t->x, t->y, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, 1);
+}
+
+static double *lrn_dy;
+static void lrn_assign(double *dx, int acc, void *c)
+{
+    lrn_ctx *t = c;
+    lrn_backward_f64(dx, lrn_dy, t->x, t->y, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, acc);
 }
 
 static void test_lrn(int c, int n, double alpha, double k, int Kf, int K)
@@ -237,6 +286,11 @@ static void test_lrn(int c, int n, double alpha, double k, int Kf, int K)
     fill(t.x, nx);
     for (size_t i = 0; i < nx; i++) t.x[i] *= 20; /* large enough that the normalisation matters */
     lrn_forward_f64(t.y, t.scale, t.x, c, Kf, t.hw, n, alpha, t.beta, k);
+    size_t ng = (size_t)c * K * t.hw;
+    lrn_dy = malloc(ng * sizeof(double));
+    fill(lrn_dy, ng);
+    check_assign("lrn backward", ng, lrn_assign, &t);
+    free(lrn_dy);
     char name[96];
     snprintf(name, sizeof name, "lrn c=%d n=%d alpha=%g k=%g Kf=%d K=%d", c, n, alpha, k, Kf, K);
     fd_check(name, lrn_f, lrn_b, &t, t.x, nx, nx, Kf, K, t.hw, t.hw, c, c);
