@@ -47,8 +47,9 @@ OPT       := -O0 -g3
 else
 OPT       := -O3 -g
 endif
-# -fno-math-errno lets sqrt vectorise; it changes no result (errno only).
-CFLAGS    ?= -std=c11 $(OPT) -fno-math-errno -Wall -Wextra
+# -fno-math-errno and -fno-trapping-math let sqrt and compare-and-select
+# loops vectorise; they change no result (we neither read errno nor trap).
+CFLAGS    ?= -std=c11 $(OPT) -fno-math-errno -fno-trapping-math -Wall -Wextra
 CPPFLAGS  += -D_POSIX_C_SOURCE=200809L -DDEEPTUNE_VERSION='"$(VERSION)"' -Ipipeline -Imodels -Iregression $(PKG_CFLAGS)
 LDLIBS    += $(PKG_LIBS) -lpthread -lm
 ifdef SANITIZE

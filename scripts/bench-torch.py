@@ -398,6 +398,11 @@ def bench_tv_alexnet(timer, gen, batch):
 
 # ----------------------------------------------------------------------------
 
+def cpu_capability():
+    m = re.search(r"CPU capability usage: (\S+)", torch.__config__.show())
+    return m.group(1) if m else "?"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -432,8 +437,7 @@ def main():
                               torch.get_num_interop_threads(),
                               torch.backends.mkldnn.is_available() and
                               torch.backends.mkldnn.enabled,
-                              torch.backends.cpu.get_cpu_capability()
-                              if hasattr(torch.backends, "cpu") else "?",
+                              cpu_capability(),
                               os.cpu_count()))
     batch = 8 if args.quick else BATCH
     comment("float32; %s; features batch %d; at least %g s per measurement "

@@ -393,6 +393,22 @@ int main(void)
         free(x);
         free(t.y);
     }
+    /* max-pool ties (ReLU zeros): the first element of the window in
+     * row-major order wins, as in Caffe and PyTorch */
+    {
+        dt_pool_shape ps = {2, 9, 11, dt_pool_out(9, 3, 2, 1, 1), dt_pool_out(11, 3, 2, 1, 1), 3, 3, 2, 2, 1, 1};
+        float x[2 * 9 * 11] = {0}, y[2 * 6 * 6];
+        int32_t am[2 * 6 * 6];
+        maxpool_forward_f32(y, am, x, &ps, 1);
+        int bad = 0;
+        for (int c = 0; c < 2; c++)
+            for (int oy = 0; oy < ps.ho; oy++)
+                for (int ox = 0; ox < ps.wo; ox++) {
+                    int y0 = oy * 2 - 1 < 0 ? 0 : oy * 2 - 1, x0 = ox * 2 - 1 < 0 ? 0 : ox * 2 - 1;
+                    bad += am[(c * ps.ho + oy) * ps.wo + ox] != y0 * 11 + x0;
+                }
+        CHECK(bad == 0, "max-pool ties: %d windows not routed to their first element", bad);
+    }
     /* pooling output sizes: Caffe ceil rule vs floor */
     CHECK(dt_pool_out(55, 3, 2, 0, 1) == 27 && dt_pool_out(13, 3, 2, 0, 1) == 6, "AlexNet pool sizes");
     CHECK(dt_pool_out(112, 3, 2, 0, 1) == 56 && dt_pool_out(112, 3, 2, 0, 0) == 55, "GoogLeNet pool1 ceil vs floor");
