@@ -35,7 +35,9 @@ typedef struct {
  * for pooling drops a last window that would start in the right padding. */
 int dt_conv_out(int in, int k, int s, int p);
 int dt_pool_out(int in, int k, int s, int p, int ceil_mode);
-/* im2col buffer size (elements) for K lanes; 0 when the conv is 1x1/s1/p0. */
+/* im2col buffer size (elements) for K lanes; 0 when the conv is 1x1/s1/p0.
+ * The serial conv_forward/backward need only conv_chunk_col_size_f32/f64():
+ * they go one lane and one cache-sized block of output rows at a time. */
 size_t dt_conv_col_size(const dt_conv_shape *s, int K);
 
 /* Runs fn(ctx, i) for i = 0..n-1, in parallel. */
@@ -50,6 +52,7 @@ typedef void (*dt_parfor)(int n, void (*fn)(void *ctx, int i), void *ctx);
                               int nt, dt_parfor pf);                                                  \
     void conv_backward_par_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K, int Kc, T *col, int nt, \
                                dt_parfor pf);                                                         \
+    size_t conv_chunk_col_size_##S(const dt_conv_shape *s);                                         \
     void conv_forward_naive_##S(T *out, const T *in, const T *w, const T *b, const dt_conv_shape *s, int K); \
     void conv_backward_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K, int Kc, T *col); \
     void conv_backward_naive_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K);   \
@@ -63,10 +66,11 @@ typedef void (*dt_parfor)(int n, void (*fn)(void *ctx, int i), void *ctx);
     /* adaptive average pooling to (ho, wo): bin i spans [floor(i*H/ho), ceil((i+1)*H/ho)) */       \
     void adaptavg_forward_##S(T *out, const T *in, int c, int h, int w, int ho, int wo, int K);      \
     void adaptavg_backward_##S(T *din, const T *dout, int c, int h, int w, int ho, int wo, int K);   \
-    /* LRN across channels (Caffe): y = x / (k + alpha/n * sum_window x^2)^beta; scale (c,K,hw) */  \
-    void lrn_forward_##S(T *out, T *scale, const T *in, int c, int K, size_t hw, int n, T alpha, T beta, T k); \
-    void lrn_backward_##S(T *din, const T *dout, const T *in, const T *out, const T *scale, int c, int Kf, int K, \
-                          size_t hw, int n, T alpha, T beta, int acc);                                \
+    /* LRN across channels (Caffe): y = x / (k + alpha/n * sum_window x^2)^beta;                    \
+     * aux (2, c, K, hw) saves s^-beta and y/s for backward */                                      \
+    void lrn_forward_##S(T *out, T *aux, const T *in, int c, int K, size_t hw, int n, T alpha, T beta, T k); \
+    void lrn_backward_##S(T *din, const T *dout, const T *in, const T *aux, int c, int Kf, int K, size_t hw, int n, \
+                          T alpha, T beta, int acc);                                                  \
     /* fully connected: in (c, K, hw) flattened per lane in (c, hw) order; w (nout, c*hw);          \
      * out (nout, K); scratch of c*hw*K elements */                                                  \
     void fc_forward_##S(T *out, const T *in, const T *w, const T *b, int nout, int c, size_t hw, int K, T *scratch); \

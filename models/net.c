@@ -415,13 +415,16 @@ void dt_parallel(int n, void (*fn)(void *ctx, int i), void *ctx)
 
 static size_t layer_size(const dt_layer *l, int K) { return (size_t)l->c * (size_t)K * (size_t)l->h * (size_t)l->w; }
 
-/* Lanes per im2col chunk for K lanes, and the scratch it needs. */
+/* Lanes per im2col chunk for the thread-split convolutions, and the scratch
+ * either path needs (the serial path uses one cache-sized block). */
 static int conv_chunk(const dt_layer *l, int K, size_t *need)
 {
     size_t per = dt_conv_col_size(&l->cs, 1);
     int kc = K;
     if (per && per * (size_t)K > COL_CAP) kc = (int)(COL_CAP / per) > 0 ? (int)(COL_CAP / per) : 1;
     *need = per * (size_t)kc;
+    size_t serial = per ? conv_chunk_col_size_f32(&l->cs) : 0;
+    if (serial > *need) *need = serial;
     return kc;
 }
 
@@ -474,7 +477,7 @@ int state_alloc(dt_state *st, const dt_net *net, int K, const uint8_t *need)
         st->out[i] = malloc(layer_size(l, K) * sizeof(float));
         if (!st->out[i]) goto oom;
         if (l->kind == L_MAXPOOL && !(st->argmax[i] = malloc(layer_size(l, K) * sizeof(int32_t)))) goto oom;
-        if (l->kind == L_LRN && !(st->aux[i] = malloc(layer_size(l, K) * sizeof(float)))) goto oom;
+        if (l->kind == L_LRN && !(st->aux[i] = malloc(2 * layer_size(l, K) * sizeof(float)))) goto oom;
     }
     st->nscratch = scratch_need(net, K, need);
     st->scratch = malloc((st->nscratch ? st->nscratch : 1) * sizeof(float));
@@ -623,7 +626,7 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
         case L_AVGPOOL: avgpool_backward_f32(gx, gy, &l->ps, K); break;
         case L_ADAPTAVG: adaptavg_backward_f32(gx, gy, l->c, a->h, a->w, l->h, l->w, K); break;
         case L_LRN:
-            lrn_backward_f32(gx, gy, st->out[l->in[0]], st->out[i], st->aux[i], l->c, Kf, K, hw, l->lrn_n, l->alpha, l->beta,
+            lrn_backward_f32(gx, gy, st->out[l->in[0]], st->aux[i], l->c, Kf, K, hw, l->lrn_n, l->alpha, l->beta,
                              !assign[l->in[0]]);
             break;
         case L_CONCAT: {
@@ -672,6 +675,10 @@ double net_macs(const dt_net *net, int t)
     return m;
 }
 
+#ifndef LANE_CHUNK
+#define LANE_CHUNK 2
+#endif
+
 /* Lane split (single-lane forward): thread i takes a contiguous share of the
  * gradient lanes, runs the serial backward on its own workspace, and its
  * input gradients are copied back. */
@@ -705,9 +712,13 @@ static void lane_part(void *ctx, int i)
     dt_gradws *w = &j->ws->sub[i];
     float *up = j->ws->lanebuf + (size_t)i * ((size_t)lt->c * j->per * hwt + (size_t)l0->c * j->per * hw0);
     float *dn = up + (size_t)lt->c * j->per * hwt;
-    gather_lanes(up, j->dt, (size_t)lt->c, j->K, k0, kn, hwt);
-    if (backward_one(j->net, j->st, j->t, up, kn, dn, w)) { j->rc = -1; return; }
-    scatter_lanes(j->din, dn, (size_t)l0->c, j->K, k0, kn, hw0);
+    /* a few lanes at a time, so one pass's gradients stay in cache */
+    for (int a = 0; a < kn; a += LANE_CHUNK) {
+        int m = kn - a < LANE_CHUNK ? kn - a : LANE_CHUNK;
+        gather_lanes(up, j->dt, (size_t)lt->c, j->K, k0 + a, m, hwt);
+        if (backward_one(j->net, j->st, j->t, up, m, dn, w)) { j->rc = -1; return; }
+        scatter_lanes(j->din, dn, (size_t)l0->c, j->K, k0 + a, m, hw0);
+    }
 }
 
 int net_backward(const dt_net *net, const dt_state *st, int t, const float *dt, int K, float *din, dt_gradws *ws)

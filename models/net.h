@@ -81,7 +81,7 @@ typedef struct {
     float **out;                  /* per layer (c, K, h, w), NULL if not computed */
     uint8_t *alias;               /* out[i] points into another layer's buffer */
     int32_t **argmax;             /* max pooling */
-    float **aux;                  /* LRN scale */
+    float **aux;                  /* LRN: s^-beta and y/s (2, c, K, h, w) */
     float *scratch;               /* im2col / fc gather, shared by layers */
     size_t nscratch;
     int nthreads;                 /* > 1: split each convolution over threads (set by the caller) */

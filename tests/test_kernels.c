@@ -259,21 +259,21 @@ typedef struct { int c, Kf, K, n; size_t hw; double alpha, beta, k; double *x, *
 static void lrn_f(double *y, const double *x, void *c)
 {
     lrn_ctx *t = c;
-    double *sc = malloc((size_t)t->c * t->Kf * t->hw * sizeof(double));
+    double *sc = malloc(2 * (size_t)t->c * t->Kf * t->hw * sizeof(double));
     lrn_forward_f64(y, sc, x, t->c, t->Kf, t->hw, t->n, t->alpha, t->beta, t->k);
     free(sc);
 }
 static void lrn_b(double *dx, const double *dy, void *c)
 {
     lrn_ctx *t = c;
-    lrn_backward_f64(dx, dy, t->x, t->y, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, 1);
+    lrn_backward_f64(dx, dy, t->x, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, 1);
 }
 
 static double *lrn_dy;
 static void lrn_assign(double *dx, int acc, void *c)
 {
     lrn_ctx *t = c;
-    lrn_backward_f64(dx, lrn_dy, t->x, t->y, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, acc);
+    lrn_backward_f64(dx, lrn_dy, t->x, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, acc);
 }
 
 static void test_lrn(int c, int n, double alpha, double k, int Kf, int K)
@@ -282,7 +282,7 @@ static void test_lrn(int c, int n, double alpha, double k, int Kf, int K)
     size_t nx = (size_t)c * Kf * t.hw;
     t.x = malloc(nx * sizeof(double));
     t.y = malloc(nx * sizeof(double));
-    t.scale = malloc(nx * sizeof(double));
+    t.scale = malloc(2 * nx * sizeof(double));
     fill(t.x, nx);
     for (size_t i = 0; i < nx; i++) t.x[i] *= 20; /* large enough that the normalisation matters */
     lrn_forward_f64(t.y, t.scale, t.x, c, Kf, t.hw, n, alpha, t.beta, k);
