@@ -100,7 +100,7 @@ bench: all $(BENCH_BIN)
 	@BENCH_CNN=$(abspath $(BENCH_BIN)) DEEPTUNE_DATA=$(DATA) scripts/bench
 
 run: all
-	DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) experiments/v4-import/run
+	DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) experiments/v4/run
 
 memcheck: all
 	DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) tests/valgrind_import.sh

@@ -97,8 +97,11 @@ void preproc_describe(const dt_preproc *p, dt_geom g, char *buf, int n)
     else if (g == GEOM_SHORTER_CROP) snprintf(gs, sizeof gs, geo[1], p->resize_to, p->size);
     else if (g == GEOM_RESIZE_CROP) snprintf(gs, sizeof gs, geo[2], p->resize_to, p->resize_to, p->size);
     else snprintf(gs, sizeof gs, "%s", geo[3]);
-    snprintf(buf, (size_t)n, "%s; %s; pixels x %g; minus %s (%g, %g, %g); divided by (%g, %g, %g)", gs, p->bgr ? "BGR" : "RGB",
-             p->scale, p->mean_image ? "mean image" : "mean", p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
+    char ms[96];
+    if (p->mean_image) snprintf(ms, sizeof ms, "the file's mean image (%dx%d, centre part)", p->mw, p->mh);
+    else snprintf(ms, sizeof ms, "mean (%g, %g, %g)", p->mean[0], p->mean[1], p->mean[2]);
+    snprintf(buf, (size_t)n, "%s; %s; pixels x %g; minus %s; divided by (%g, %g, %g)", gs, p->bgr ? "BGR" : "RGB", p->scale, ms,
+             p->std[0], p->std[1], p->std[2]);
 }
 
 void preproc_input_size(const dt_preproc *p, dt_geom g, int w, int h, int *iw, int *ih)

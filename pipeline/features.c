@@ -2,9 +2,11 @@
  * CNN, keeping the activations of the requested layers.
  *
  * Data flow: the main thread reads a round of stimuli (threads x batch) from
- * the dataset, workers preprocess and run their batch (lanes) through the
- * network with single-threaded BLAS, the main thread writes the round's
- * features.  Memory: one round of stimuli, activations and outputs. */
+ * the dataset; workers preprocess and run their batch (lanes) through the
+ * network with single-threaded BLAS; the main thread writes the round's
+ * features while the workers compute the next round (double buffering; all
+ * HDF5 calls stay on the main thread).  Memory: two rounds of stimuli and
+ * outputs, and the workers' activations. */
 #include "cnnopts.h"
 #include "dataset.h"
 #include "h5io.h"
@@ -14,6 +16,7 @@
 
 #include "runner.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,11 +26,11 @@
 
 typedef struct {
     const char *dataset, *layers, *out;
-    int batch, force, quiet;
+    int batch, force, quiet, compress;
     dt_cnnopts cnn;
 } features_opts;
 
-static const features_opts defaults = {.batch = 8};
+static const features_opts defaults = {.batch = 8, .compress = 0};
 
 static void usage(FILE *fp)
 {
@@ -42,6 +45,8 @@ static void usage(FILE *fp)
             "  -l, --layers LIST        comma-separated layer names (e.g. conv2,pool2)\n"
             "  -o, --output FILE        output features file\n"
             "      --batch N            images per worker per round [%d]\n"
+            "      --compress           shuffle + deflate the features (about 40%% smaller after\n"
+            "                           ReLU, but the writing then costs as much as AlexNet)\n"
             "      --force              replace the output if it exists (only once complete)\n"
             "  -q, --quiet              no progress\n",
             defaults.batch);
@@ -80,6 +85,24 @@ static void collect(void *ctx, size_t i, const dt_state *st, int k)
     }
 }
 
+/* The compute side of a round, run on its own thread (which becomes worker
+ * 0 of the runner) while the main thread writes the previous round. */
+typedef struct {
+    dt_runner *run;
+    size_t n;
+    round_ctx *ctx;
+    int rc;
+    char err[512];          /* error messages are per thread: carried back here */
+} compute_job;
+
+static void *compute(void *arg)
+{
+    compute_job *j = arg;
+    j->rc = runner_forward(j->run, j->n, prepare, collect, j->ctx);
+    if (j->rc) snprintf(j->err, sizeof j->err, "%s", dt_lasterr());
+    return NULL;
+}
+
 /* A layer is written as (stimuli, units) when a fully connected layer
  * precedes it. */
 static int after_fc(const dt_net *net, int t)
@@ -98,7 +121,8 @@ int cmd_features(int argc, char **argv)
     features_opts o = defaults;
     static const struct option lo[] = {{"dataset", required_argument, 0, 'd'}, {"layers", required_argument, 0, 'l'},
                                        {"output", required_argument, 0, 'o'},  {"batch", required_argument, 0, 1},
-                                       {"force", no_argument, 0, 2},           {"quiet", no_argument, 0, 'q'},
+                                       {"force", no_argument, 0, 2},           {"compress", no_argument, 0, 3},
+                                       {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},          CNN_LONGOPTS,
                                        {0, 0, 0, 0}};
     int c;
@@ -113,6 +137,7 @@ int cmd_features(int argc, char **argv)
             if (o.batch < 1 || o.batch > 1024) { fprintf(stderr, "error: --batch %s: expected 1..1024\n", optarg); return 2; }
             break;
         case 2: o.force = 1; break;
+        case 3: o.compress = 1; break;
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default:
@@ -142,7 +167,7 @@ int cmd_features(int argc, char **argv)
     int *layer = NULL;
     dt_runner run;
     memset(&run, 0, sizeof run);
-    float *stim = NULL, **round = NULL;
+    float *stimbuf[2] = {NULL, NULL}, **roundbuf[2] = {NULL, NULL};
     hid_t f = H5I_INVALID_HID, *ds = NULL;
     char hex[65];
 
@@ -188,16 +213,19 @@ int cmd_features(int argc, char **argv)
     int e = runner_init(&run, &net, need, nthreads, B);
     free(need);
     if (e) goto done;
-    round = dt_calloc((size_t)nl, sizeof *round);
     size_t stim_per = (size_t)rd.h * rd.w * rd.c;
-    stim = dt_malloc(R * stim_per * sizeof(float));
-    if (!round || !stim) goto done;
-    for (int j = 0; j < nl; j++) {
-        const dt_layer *l = &net.L[layer[j]];
-        round[j] = dt_malloc(R * l->c * l->h * l->w * sizeof(float));
-        if (!round[j]) goto done;
+    for (int b = 0; b < 2; b++) {
+        roundbuf[b] = dt_calloc((size_t)nl, sizeof **roundbuf);
+        stimbuf[b] = dt_malloc(R * stim_per * sizeof(float));
+        if (!roundbuf[b] || !stimbuf[b]) goto done;
+        for (int j = 0; j < nl; j++) {
+            const dt_layer *l = &net.L[layer[j]];
+            roundbuf[b][j] = dt_malloc(R * l->c * l->h * l->w * sizeof(float));
+            if (!roundbuf[b][j]) goto done;
+        }
     }
-    round_ctx rx = {&net, &pp, geom, stim, rd.h, rd.w, rd.c, nl, layer, round};
+    round_ctx rx[2] = {{&net, &pp, geom, stimbuf[0], rd.h, rd.w, rd.c, nl, layer, roundbuf[0]},
+                       {&net, &pp, geom, stimbuf[1], rd.h, rd.w, rd.c, nl, layer, roundbuf[1]}};
 
     /* output file: self-description, then one dataset per layer */
     f = h5_create(out.tmp);
@@ -233,19 +261,40 @@ int cmd_features(int argc, char **argv)
         hsize_t dims[4] = {N, (hsize_t)l->c, (hsize_t)l->h, (hsize_t)l->w};
         size_t per = (size_t)l->c * l->h * l->w;
         hsize_t chunk = (hsize_t)((1u << 20) / (per * sizeof(float)));
-        ds[j] = h5_create_chunked(f, path, H5T_IEEE_F32LE, vec ? 2 : 4, dims, chunk ? chunk : 1, 1);
+        ds[j] = h5_create_chunked(f, path, H5T_IEEE_F32LE, vec ? 2 : 4, dims, chunk ? chunk : 1, o.compress);
         if (ds[j] < 0) goto done;
         if (h5_attr_str(ds[j], "layout", vec ? "stimulus,unit" : "stimulus,channel,height,width")) goto done;
     }
 
-    /* rounds: read, compute on the workers, write */
+    /* rounds: read round r+1 and compute it while round r is written */
     int tty = !o.quiet && isatty(2);
-    for (size_t i0 = 0; i0 < N; i0 += R) {
+    compute_job cj = {&run, 0, rx, 0, ""};
+    pthread_t comp;
+    size_t n0 = N < R ? N : R;
+    if (stimreader_read(&rd, 0, n0, stimbuf[0])) { dt_preerr("%s", o.dataset); goto done; }
+    cj.n = n0;
+    cj.ctx = &rx[0];
+    int running = pthread_create(&comp, NULL, compute, &cj) == 0;
+    if (!running) compute(&cj);
+    for (size_t i0 = 0, r = 0; i0 < N; i0 += R, r++) {
         size_t n = N - i0 < R ? N - i0 : R;
-        if (stimreader_read(&rd, i0, n, stim)) { dt_preerr("%s", o.dataset); goto done; }
-        if (runner_forward(&run, n, prepare, collect, &rx)) goto done;
+        if (running) pthread_join(comp, NULL);
+        running = 0;
+        if (cj.rc) { dt_seterr("%s", cj.err); goto done; }
+        size_t i1 = i0 + R;
+        if (i1 < N) {
+            size_t n1 = N - i1 < R ? N - i1 : R;
+            if (stimreader_read(&rd, i1, n1, stimbuf[(r + 1) % 2])) { dt_preerr("%s", o.dataset); goto done; }
+            cj.n = n1;
+            cj.ctx = &rx[(r + 1) % 2];
+            running = pthread_create(&comp, NULL, compute, &cj) == 0;
+            if (!running) compute(&cj);
+        }
         for (int j = 0; j < nl; j++)
-            if (h5_write_rows(ds[j], H5T_NATIVE_FLOAT, i0, n, round[j])) goto done;
+            if (h5_write_rows(ds[j], H5T_NATIVE_FLOAT, i0, n, roundbuf[r % 2][j])) {
+                if (running) pthread_join(comp, NULL);
+                goto done;
+            }
         if (tty) fprintf(stderr, "\rfeatures: %zu/%zu stimuli", i0 + n, N);
     }
     if (tty) fputc('\n', stderr);
@@ -271,10 +320,12 @@ done:
         fprintf(stderr, "error: %s\n", dt_lasterr());
     }
     runner_free(&run);
-    for (int j = 0; round && j < nl; j++) free(round[j]);
-    free(round);
+    for (int b = 0; b < 2; b++) {
+        for (int j = 0; roundbuf[b] && j < nl; j++) free(roundbuf[b][j]);
+        free(roundbuf[b]);
+        free(stimbuf[b]);
+    }
     free(ds);
-    free(stim);
     free(layer);
     free(list);
     free(spec_text);
