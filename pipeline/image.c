@@ -49,8 +49,8 @@ static int decode_png(const uint8_t *buf, size_t n, const char *name, dt_image *
     struct png_src src = {buf, n, 0, ""};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error, png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    png_bytep *rows = NULL;
     /* volatile: modified between setjmp and a possible longjmp */
+    png_bytep *volatile rows = NULL;
     uint8_t *volatile px = NULL;
     if (!png || !info) {
         png_destroy_read_struct(&png, &info, NULL);
