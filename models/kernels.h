@@ -67,10 +67,11 @@ typedef void (*dt_parfor)(int n, void (*fn)(void *ctx, int i), void *ctx);
     void adaptavg_forward_##S(T *out, const T *in, int c, int h, int w, int ho, int wo, int K);      \
     void adaptavg_backward_##S(T *din, const T *dout, int c, int h, int w, int ho, int wo, int K);   \
     /* LRN across channels (Caffe): y = x / (k + alpha/n * sum_window x^2)^beta;                    \
-     * aux (2, c, K, hw) saves s^-beta and y/s for backward */                                      \
+     * aux (2, c, K, hw) saves s^-beta and y/s for backward; relu = 1 also applies the backward    \
+     * of the ReLU that produced x */                                                               \
     void lrn_forward_##S(T *out, T *aux, const T *in, int c, int K, size_t hw, int n, T alpha, T beta, T k); \
     void lrn_backward_##S(T *din, const T *dout, const T *in, const T *aux, int c, int Kf, int K, size_t hw, int n, \
-                          T alpha, T beta, int acc);                                                  \
+                          T alpha, T beta, int acc, int relu);                                        \
     /* fully connected: in (c, K, hw) flattened per lane in (c, hw) order; w (nout, c*hw);          \
      * out (nout, K); scratch of c*hw*K elements */                                                  \
     void fc_forward_##S(T *out, const T *in, const T *w, const T *b, int nout, int c, size_t hw, int K, T *scratch); \

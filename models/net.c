@@ -588,8 +588,17 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
     for (int i = 1; i <= t; i++)
         if (need[i] && (net->L[i].kind == L_RELU || net->L[i].kind == L_LRN) && writers[net->L[i].in[0]] == 1)
             assign[net->L[i].in[0]] = 1;
+    /* ReLU -> LRN with nothing else reading the ReLU: the LRN backward applies
+     * the ReLU's mask itself and writes the ReLU input's gradient */
+    uint8_t *fused = dt_calloc((size_t)net->n, 1);
+    if (!fused) { free(need); free(writers); free(assign); return -1; }
+    for (int i = 1; i <= t; i++) {
+        if (!need[i] || net->L[i].kind != L_LRN) continue;
+        int r = net->L[i].in[0];
+        if (net->L[r].kind == L_RELU && writers[r] == 1 && r != t && assign[net->L[r].in[0]]) fused[r] = 1;
+    }
     for (int i = 0; i < t; i++)
-        if (need[i] && !assign[i]) memset(ws->g[i], 0, layer_size(&net->L[i], K) * sizeof(float));
+        if (need[i] && !assign[i] && !fused[i]) memset(ws->g[i], 0, layer_size(&net->L[i], K) * sizeof(float));
     free(writers);
     size_t sn = 0;
     for (int i = 1; i <= t; i++) {
@@ -621,13 +630,21 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
             else conv_backward_f32(gx, gy, l->W, &l->cs, K, kc, ws->scratch);
             break;
         }
-        case L_RELU: relu_backward_f32(gx, gy, st->out[i], l->c, Kf, K, hw, !assign[l->in[0]]); break;
+        case L_RELU:
+            if (!fused[i]) relu_backward_f32(gx, gy, st->out[i], l->c, Kf, K, hw, !assign[l->in[0]]);
+            break;
         case L_MAXPOOL: maxpool_backward_f32(gx, gy, st->argmax[i], &l->ps, Kf, K); break;
         case L_AVGPOOL: avgpool_backward_f32(gx, gy, &l->ps, K); break;
         case L_ADAPTAVG: adaptavg_backward_f32(gx, gy, l->c, a->h, a->w, l->h, l->w, K); break;
         case L_LRN:
-            lrn_backward_f32(gx, gy, st->out[l->in[0]], st->aux[i], l->c, Kf, K, hw, l->lrn_n, l->alpha, l->beta,
-                             !assign[l->in[0]]);
+            if (fused[l->in[0]]) {
+                int p = net->L[l->in[0]].in[0]; /* the ReLU's input */
+                lrn_backward_f32(ws->g[p], gy, st->out[l->in[0]], st->aux[i], l->c, Kf, K, hw, l->lrn_n, l->alpha, l->beta,
+                                 !assign[p], 1);
+            } else {
+                lrn_backward_f32(gx, gy, st->out[l->in[0]], st->aux[i], l->c, Kf, K, hw, l->lrn_n, l->alpha, l->beta,
+                                 !assign[l->in[0]], 0);
+            }
             break;
         case L_CONCAT: {
             size_t off = 0;
@@ -652,6 +669,7 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
     memcpy(din, ws->g[0], layer_size(&net->L[0], K) * sizeof(float));
     free(need);
     free(assign);
+    free(fused);
     return 0;
 }
 

@@ -266,14 +266,14 @@ static void lrn_f(double *y, const double *x, void *c)
 static void lrn_b(double *dx, const double *dy, void *c)
 {
     lrn_ctx *t = c;
-    lrn_backward_f64(dx, dy, t->x, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, 1);
+    lrn_backward_f64(dx, dy, t->x, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, 1, 0);
 }
 
 static double *lrn_dy;
 static void lrn_assign(double *dx, int acc, void *c)
 {
     lrn_ctx *t = c;
-    lrn_backward_f64(dx, lrn_dy, t->x, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, acc);
+    lrn_backward_f64(dx, lrn_dy, t->x, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, acc, 0);
 }
 
 static void test_lrn(int c, int n, double alpha, double k, int Kf, int K)
@@ -290,6 +290,21 @@ static void test_lrn(int c, int n, double alpha, double k, int Kf, int K)
     lrn_dy = malloc(ng * sizeof(double));
     fill(lrn_dy, ng);
     check_assign("lrn backward", ng, lrn_assign, &t);
+    /* the fused ReLU form equals the LRN backward then the ReLU backward,
+     * for an input that is a ReLU's output (zeros included) */
+    {
+        double *xr = malloc(nx * sizeof(double)), *yr = malloc(nx * sizeof(double)), *ar = malloc(2 * nx * sizeof(double));
+        double *g1 = calloc(ng, sizeof(double)), *g2 = calloc(ng, sizeof(double)), *g3 = calloc(ng, sizeof(double));
+        for (size_t i = 0; i < nx; i++) xr[i] = t.x[i] > 0 ? t.x[i] : 0;
+        lrn_forward_f64(yr, ar, xr, c, Kf, t.hw, n, alpha, t.beta, k);
+        lrn_backward_f64(g1, lrn_dy, xr, ar, c, Kf, K, t.hw, n, alpha, t.beta, 0, 0);
+        relu_backward_f64(g2, g1, xr, c, Kf, K, t.hw, 0);
+        lrn_backward_f64(g3, lrn_dy, xr, ar, c, Kf, K, t.hw, n, alpha, t.beta, 0, 1);
+        double e = 0;
+        for (size_t i = 0; i < ng; i++) e = fmax(e, fabs(g2[i] - g3[i]));
+        CHECK(e == 0, "lrn backward with the ReLU fused differs by %.3g", e);
+        free(xr); free(yr); free(ar); free(g1); free(g2); free(g3);
+    }
     free(lrn_dy);
     char name[96];
     snprintf(name, sizeof name, "lrn c=%d n=%d alpha=%g k=%g Kf=%d K=%d", c, n, alpha, k, Kf, K);
