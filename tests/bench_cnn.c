@@ -25,6 +25,23 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* Median of per-iteration rates (work / seconds), like scripts/bench-torch.py:
+ * robust to a burst of other activity during one iteration. */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+#define MAXIT 100000
+static double rates[MAXIT];
+
 static float *images;
 static size_t img_size;
 
@@ -48,16 +65,18 @@ static double bench_features(dt_net *net, int t, int threads, int lanes, double 
     dt_runner r;
     if (runner_init(&r, net, need, threads, lanes)) { fprintf(stderr, "error: %s\n", dt_lasterr()); exit(1); }
     runner_forward(&r, (size_t)batch, prep, coll, NULL); /* warm-up */
-    double t0 = now(), t1;
-    long n = 0;
+    runner_forward(&r, (size_t)batch, prep, coll, NULL);
+    double t0 = now(), t1 = t0;
+    int it = 0;
     do {
+        double a = now();
         runner_forward(&r, (size_t)batch, prep, coll, NULL);
-        n += batch;
         t1 = now();
-    } while (t1 - t0 < secs);
+        rates[it++] = batch / (t1 - a);
+    } while ((t1 - t0 < secs || it < 3) && it < MAXIT);
     runner_free(&r);
     free(need);
-    return (double)n / (t1 - t0);
+    return median(rates, it);
 }
 
 static double bench_grad(dt_net *net, int t, int threads, int K, double secs)
@@ -77,22 +96,24 @@ static double bench_grad(dt_net *net, int t, int threads, int K, double secs)
     openblas_set_num_threads(1);
     st.nthreads = threads;
     ws.nthreads = threads;
-    double t0 = 0, t1;
-    long n = -1; /* the first step is a warm-up */
+    int it = -2; /* two warm-up steps */
+    double t0 = now(), t1 = t0;
     do {
+        double a = now();
         if (net_forward(net, &st, images) || net_backward(net, &st, t, up, K, din, &ws)) {
             fprintf(stderr, "error: %s\n", dt_lasterr());
             exit(1);
         }
-        if (++n == 0) t0 = now();
         t1 = now();
-    } while (n < 1 || t1 - t0 < secs);
+        if (it >= 0) rates[it] = 1 / (t1 - a);
+        if (++it == 0) t0 = t1;
+    } while ((it < 3 || t1 - t0 < secs) && it < MAXIT);
     gradws_free(&ws, net);
     state_free(&st, net);
     free(up);
     free(din);
     free(need);
-    return (double)n / (t1 - t0);
+    return median(rates, it);
 }
 
 static double bench_sgemm(int threads, double secs)
@@ -139,7 +160,8 @@ int main(int argc, char **argv)
     images = malloc(img_size * (size_t)batch * sizeof(float));
     for (size_t i = 0; i < img_size * (size_t)batch; i++) images[i] = (float)((i * 2246822519u) % 256) - 128;
     int p5 = net_find(&net, "pool5"), p2 = net_find(&net, "pool2");
-    printf("# deeptune %s, %d threads, %d images per worker, %.1f s per measurement\n", DEEPTUNE_VERSION, threads, lanes, secs);
+    printf("# deeptune %s, %d threads, %d images per worker, at least %.1f s per measurement, median of per-iteration rates\n",
+           DEEPTUNE_VERSION, threads, lanes, secs);
     if (*only) {
         double v = !strcmp(only, "grad1") ? bench_grad(&net, p2, threads, 1, secs)
                  : !strcmp(only, "grad18") ? bench_grad(&net, p2, threads, 18, secs)
