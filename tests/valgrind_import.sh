@@ -1,7 +1,8 @@
 #!/bin/bash
 # valgrind memcheck on real imports: no leaks, no memory errors.  Runs on a
-# synthetic session with every optional part and on the shared V4 session
-# 210305 (400 images).  Skipped in sanitizer builds (ASan and valgrind do not
+# synthetic session with every optional part, on features through a tiny
+# network with every layer kind, and on the shared V4 session 210305 (400
+# images).  Skipped in sanitizer builds (ASan and valgrind do not
 # mix).
 set -eu
 cd "$(dirname "$0")/.."
@@ -18,6 +19,18 @@ $vg $DT inspect $tmp/a.h5 >/dev/null
 if $vg $DT import -q -i $tmp/s/mixed -r $tmp/s/responses.npy -o $tmp/b.h5 2>$tmp/err; then exit 1; fi
 grep -q "pass --resize" $tmp/err
 grep -q "ERROR SUMMARY\|definitely lost" $tmp/err && { cat $tmp/err; exit 1; }
+# features through a tiny network with every layer kind (random weights)
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, h5py, numpy as np
+r = np.random.default_rng(0)
+with h5py.File(sys.argv[1] + "/tiny.h5", "w") as f:
+    f.attrs["architecture"] = "tiny-test"; f.attrs["input_size"] = 16
+    for name, shape in (("c1", (4, 3, 3, 3)), ("c2a", (3, 4, 1, 1)), ("c2b", (2, 2, 3, 3)), ("f1", (5, 5 * 4 * 4))):
+        f[name + "/weight"] = r.normal(size=shape).astype(np.float32)
+        f[name + "/bias"] = r.normal(size=shape[0]).astype(np.float32)
+PY
+$vg $DT features -q -d $tmp/a.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat,prob -o $tmp/f.h5
+$vg $DT inspect $tmp/f.h5 >/dev/null
 data=${DEEPTUNE_DATA:-../shared/data}
 if [ -d "$data/v4-cowley2023" ]; then
   $vg $DT import -q -i $data/v4-cowley2023/images_210305.zip -r $data/v4-cowley2023/responses_210305.npy -o $tmp/v.h5
