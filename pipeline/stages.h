@@ -8,5 +8,6 @@ int cmd_import(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
 
 #endif

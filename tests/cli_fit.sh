@@ -1,0 +1,122 @@
+#!/bin/bash
+# deeptune fit (ridge) end to end: features from the tiny test network,
+# responses made as a known linear function of them plus noise; the readout
+# must equal scikit-learn's Ridge on the same training stimuli with the
+# chosen lambda, the held-out r must match NumPy's, the test stimuli must not
+# influence anything, and bad input gets clear errors.
+set -eu
+cd "$(dirname "$0")/.."
+DT=${DEEPTUNE:-./deeptune}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, os, h5py, numpy as np
+from PIL import Image
+t = sys.argv[1]
+r = np.random.default_rng(3)
+os.makedirs(f"{t}/img")
+for i in range(200):
+    Image.fromarray(r.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(f"{t}/img/s{i + 1}.png")
+np.save(f"{t}/zero.npy", np.zeros((200, 3)))
+with h5py.File(f"{t}/tiny.h5", "w") as f:
+    f.attrs["architecture"] = "tiny-test"; f.attrs["input_size"] = 16
+    for name, shape in (("c1", (4, 3, 3, 3)), ("c2a", (3, 4, 1, 1)), ("c2b", (2, 2, 3, 3)), ("f1", (5, 80))):
+        f[name + "/weight"] = r.normal(size=shape).astype(np.float32)
+        f[name + "/bias"] = r.normal(size=shape[0]).astype(np.float32)
+PY
+$DT import -q -i $tmp/img -r $tmp/zero.npy -o $tmp/d0.h5 2>/dev/null
+$DT features -q -d $tmp/d0.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/f0.h5 2>/dev/null
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, h5py, numpy as np
+t = sys.argv[1]
+F = h5py.File(f"{t}/f0.h5")["features"]["cat"][...].reshape(200, -1).astype(np.float64)
+r = np.random.default_rng(4)
+w = r.normal(size=(F.shape[1], 3))          # dense: what ridge is for
+Y = F @ w; Y += r.normal(size=Y.shape) * Y.std(0) * np.array([0.3, 1.0, 3.0])
+Y[:, 2] += 5
+np.save(f"{t}/resp.npy", Y)
+Y2 = Y.copy(); Y2[:, 1] = 7.0          # a constant neuron
+np.save(f"{t}/resp_const.npy", Y2)
+PY
+$DT import -q -i $tmp/img -r $tmp/resp.npy -o $tmp/d.h5 2>/dev/null
+$DT features -q -d $tmp/d.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat,p2 -o $tmp/f.h5 2>/dev/null
+$DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat -o $tmp/r.h5 --metrics $tmp/m.csv --seed 9 2>/dev/null
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, h5py, numpy as np, csv
+from sklearn.linear_model import Ridge
+t = sys.argv[1]
+F = h5py.File(f"{t}/f.h5")["features"]["cat"][...].reshape(200, -1).astype(np.float64)
+Y = np.load(f"{t}/resp.npy")
+R = h5py.File(f"{t}/r.h5")
+assert R.attrs["format"] == "deeptune-readouts"
+g = R["models"]["tiny:cat:ridge"]
+test = g["test_stimuli"][...].astype(bool)
+assert test.sum() == 40                                   # 20% of 200
+W, b, lam = g["weights"][...], g["intercepts"][...], g["lambda"][...]
+for j in range(3):
+    sk = Ridge(alpha=lam[j]).fit(F[~test], Y[~test, j])
+    err = np.abs(W[j] - sk.coef_).max() / np.abs(sk.coef_).max()
+    assert err < 1e-6, (j, err)                           # double on both sides
+    assert abs(b[j] - sk.intercept_) < 1e-6 * (1 + abs(sk.intercept_))
+    pred = F[test] @ W[j] + b[j]
+    r = np.corrcoef(pred, Y[test, j])[0, 1]
+    assert abs(r - g["r_test"][j]) < 1e-9, (r, g["r_test"][j])
+# the noisier neuron predicts worse
+assert g["r_test"][0] > 0.7 and g["r_test"][0] > g["r_test"][2]
+rows = list(csv.DictReader(open(f"{t}/m.csv")))
+assert [x["neuron"] for x in rows] == ["0", "1", "2"] and abs(float(rows[0]["r_test"]) - g["r_test"][0]) < 1e-6
+print("fit: weights equal sklearn Ridge at the chosen lambdas; r_test", np.round(g["r_test"][...], 3))
+PY
+# the test stimuli never influence the fit: change their responses and images
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, h5py, numpy as np, os, shutil
+from PIL import Image
+t = sys.argv[1]
+test = h5py.File(f"{t}/r.h5")["models"]["tiny:cat:ridge"]["test_stimuli"][...].astype(bool)
+Y = np.load(f"{t}/resp.npy"); Y[test] = Y[test] * 50 - 3
+np.save(f"{t}/resp_p.npy", Y)
+shutil.copytree(f"{t}/img", f"{t}/img_p")
+r = np.random.default_rng(5)
+for i in np.flatnonzero(test):
+    Image.fromarray(r.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(f"{t}/img_p/s{i + 1}.png")
+PY
+$DT import -q -i $tmp/img_p -r $tmp/resp_p.npy -o $tmp/dp.h5 2>/dev/null
+$DT features -q -d $tmp/dp.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/fp.h5 2>/dev/null
+$DT fit -q -d $tmp/dp.h5 -f $tmp/fp.h5 --layer cat -o $tmp/rp.h5 --seed 9 --standardize 2>/dev/null
+$DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat -o $tmp/rs.h5 --seed 9 --standardize 2>/dev/null
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, h5py, numpy as np
+t = sys.argv[1]
+a, b = h5py.File(f"{t}/rs.h5")["models"]["tiny:cat:ridge"], h5py.File(f"{t}/rp.h5")["models"]["tiny:cat:ridge"]
+for k in ("weights", "intercepts", "lambda", "cv_mse", "test_stimuli"):
+    assert np.array_equal(a[k][...], b[k][...]), k
+assert not np.array_equal(a["r_test"][...], b["r_test"][...])   # only the evaluation changed
+print("fit: perturbing the test stimuli' images and responses leaves lambda and weights bit-identical")
+PY
+# a constant neuron is skipped with a warning recorded in the output
+$DT import -q -i $tmp/img -r $tmp/resp_const.npy -o $tmp/dc.h5 2>/dev/null
+$DT features -q -d $tmp/dc.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/fc.h5 2>/dev/null
+$DT fit -q -d $tmp/dc.h5 -f $tmp/fc.h5 --layer cat -o $tmp/rc.h5 2>$tmp/err
+grep -q "warning: neuron 1 skipped (constant responses)" $tmp/err
+/usr/bin/python3 -c "import h5py; s = h5py.File('$tmp/rc.h5')['models']['tiny:cat:ridge']['status'][...]; assert list(s) == [0, 2, 0], s"
+
+# bad input: one error line, non-zero exit, no output
+fails=0
+expect() {
+  local name=$1 needle=$2; shift 3
+  rm -f $tmp/o.h5
+  "$@" -o $tmp/o.h5 >/dev/null 2>$tmp/err
+  local rc=$?
+  if [ $rc -eq 0 ] || [ "$(wc -l <$tmp/err)" -ne 1 ] || ! grep -qF -- "$needle" $tmp/err || [ -e $tmp/o.h5 ] \
+     || ls $tmp | grep -q 'o.h5.tmp'; then
+    echo "FAIL $name: rc=$rc [$(cat $tmp/err)]"; fails=$((fails + 1))
+  else echo "ok   $name: $(cat $tmp/err)"; fi
+}
+set +e
+expect "features of another dataset" "computed from a different dataset" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f0.h5 --layer cat
+expect "layer not in the features" "no layer 'pool2'; this file has: cat,p2" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer pool2
+expect "fewer stimuli than folds" "cannot be split into 500 folds" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --folds 500
+expect "unsorted grid" "strictly increasing (value 2 is 1)" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --lambdas 10,1
+expect "non-positive grid" "positive and strictly increasing (value 1 is 0)" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --lambdas 0,1
+expect "not a features file" "not a deeptune features file" -- $DT fit -q -d $tmp/d.h5 -f $tmp/d.h5 --layer cat
+echo "$fails failures"
+[ $fails -eq 0 ] && echo "cli_fit ok"
