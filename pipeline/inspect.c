@@ -184,6 +184,84 @@ done:
     return rc;
 }
 
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* deeptune-readouts: provenance, then per model its shape, lambda range,
+ * skipped neurons and held-out r. */
+static int inspect_readouts(const char *path)
+{
+    hid_t f = h5_open_ro(path);
+    if (f < 0) return -1;
+    int rc = -1;
+    char *models = h5_has_attr(f, "models") ? h5_attr_get_str(f, "models") : NULL;
+    double *v = NULL;
+    if (!models) { dt_seterr("%s: readouts file without a 'models' attribute", path); goto done; }
+    printf("%s: deeptune readouts\n", path);
+    static const char *keys[] = {"deeptune_version", "command_line", "dataset", "dataset_sha256", "features", "features_sha256",
+                                 "weights", "weights_sha256"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char *s = h5_has_attr(f, keys[i]) ? h5_attr_get_str(f, keys[i]) : NULL;
+        if (s) printf("  %-24s %s\n", keys[i], s);
+        free(s);
+    }
+    char *save = NULL;
+    for (char *mname = strtok_r(models, ",", &save); mname; mname = strtok_r(NULL, ",", &save)) {
+        char g[512], ds[600];
+        snprintf(g, sizeof g, "/models/%s", mname);
+        int rank;
+        hsize_t wd[4], d1[4];
+        snprintf(ds, sizeof ds, "%s/weights", g);
+        if (h5_shape(f, ds, &rank, wd, NULL, NULL) || rank != 2) { dt_seterr("%s: model %s has no (M, P) weights", path, mname); goto done; }
+        size_t m = wd[0];
+        const char *need[] = {"intercepts", "lambda", "status", "r_test", "r2_test"};
+        for (size_t k = 0; k < sizeof need / sizeof *need; k++) {
+            snprintf(ds, sizeof ds, "%s/%s", g, need[k]);
+            if (h5_shape(f, ds, &rank, d1, NULL, NULL) || rank != 1 || d1[0] != m) {
+                dt_seterr("%s: model %s: %s missing or not of length %zu", path, mname, need[k], m);
+                goto done;
+            }
+        }
+        free(v);
+        v = dt_malloc(3 * m * sizeof(double));
+        if (!v) goto done;
+        double *lam = v, *r = v + m, *st = v + 2 * m;
+        snprintf(ds, sizeof ds, "%s/lambda", g);
+        h5_read(f, ds, H5T_NATIVE_DOUBLE, lam);
+        snprintf(ds, sizeof ds, "%s/r_test", g);
+        h5_read(f, ds, H5T_NATIVE_DOUBLE, r);
+        snprintf(ds, sizeof ds, "%s/status", g);
+        h5_read(f, ds, H5T_NATIVE_DOUBLE, st);
+        hid_t gr = H5Gopen2(f, g, H5P_DEFAULT);
+        char *method = h5_attr_get_str(gr, "method"), *layer = h5_attr_get_str(gr, "layer");
+        H5Gclose(gr);
+        size_t skipped = 0, k = 0;
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t j = 0; j < m; j++) {
+            skipped += st[j] != 0;
+            if (st[j] == 0) { lo = fmin(lo, lam[j]); hi = fmax(hi, lam[j]); }
+            if (!isnan(r[j])) r[k++] = r[j];
+        }
+        qsort(r, k, sizeof *r, cmp_dbl);
+        printf("model       %s: %s on %s, %zu neurons x %llu features, %zu skipped, lambda %.3g..%.3g\n", mname,
+               method ? method : "?", layer ? layer : "?", m, (unsigned long long)wd[1], skipped, lo, hi);
+        if (k)
+            printf("            held-out r: median %.3f, quartiles %.3f..%.3f, range %.3f..%.3f\n",
+                   k % 2 ? r[k / 2] : 0.5 * (r[k / 2 - 1] + r[k / 2]), r[k / 4], r[(3 * k) / 4 < k ? (3 * k) / 4 : k - 1], r[0], r[k - 1]);
+        free(method);
+        free(layer);
+    }
+    rc = 0;
+done:
+    free(v);
+    free(models);
+    H5Fclose(f);
+    return rc;
+}
+
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: deeptune inspect [--brief] FILE...\n"
@@ -216,9 +294,11 @@ int cmd_inspect(int argc, char **argv)
             if (inspect_dataset(path, !brief)) goto bad;
         } else if (!strcmp(fmt, "deeptune-features")) {
             if (inspect_features(path)) goto bad;
+        } else if (!strcmp(fmt, "deeptune-readouts")) {
+            if (inspect_readouts(path)) goto bad;
         } else {
-            dt_seterr("%s: unknown deeptune file kind '%s'; this deeptune (%s) knows: %s, deeptune-features", path, fmt,
-                      DEEPTUNE_VERSION, DT_DATASET_FORMAT);
+            dt_seterr("%s: unknown deeptune file kind '%s'; this deeptune (%s) knows: %s, deeptune-features, deeptune-readouts",
+                      path, fmt, DEEPTUNE_VERSION, DT_DATASET_FORMAT);
             goto bad;
         }
         free(fmt);

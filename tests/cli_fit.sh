@@ -66,6 +66,8 @@ rows = list(csv.DictReader(open(f"{t}/m.csv")))
 assert [x["neuron"] for x in rows] == ["0", "1", "2"] and abs(float(rows[0]["r_test"]) - g["r_test"][0]) < 1e-6
 print("fit: weights equal sklearn Ridge at the chosen lambdas; r_test", np.round(g["r_test"][...], 3))
 PY
+$DT inspect $tmp/r.h5 | grep -q "model       tiny:cat:ridge: ridge on cat, 3 neurons x 320 features, 0 skipped"
+$DT inspect $tmp/r.h5 | grep -q "held-out r: median"
 # the test stimuli never influence the fit: change their responses and images
 /usr/bin/python3 - "$tmp" <<'PY'
 import sys, h5py, numpy as np, os, shutil
