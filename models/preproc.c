@@ -179,3 +179,41 @@ int preproc_image_u8(const dt_preproc *p, dt_geom g, const dt_image *im, float *
     if (r.px != im->px) image_free(&r);
     return rc;
 }
+
+int preproc_write_attrs(const dt_preproc *p, dt_geom g, long long loc)
+{
+    hid_t h = (hid_t)loc;
+    const char *gs = g == GEOM_WHOLE ? "whole" : g == GEOM_SHORTER_CROP ? "shorter-crop" : g == GEOM_RESIZE_CROP ? "resize-crop" : "native";
+    double mean[3] = {p->mean[0], p->mean[1], p->mean[2]}, sd[3] = {p->std[0], p->std[1], p->std[2]};
+    if (h5_attr_str(h, "preprocess_geometry", gs) || h5_attr_i64(h, "preprocess_size", p->size) ||
+        h5_attr_i64(h, "preprocess_resize_to", p->resize_to) || h5_attr_i64(h, "preprocess_bgr", p->bgr) ||
+        h5_attr_f64(h, "preprocess_scale", p->scale) || h5_attr_f64v(h, "preprocess_mean", 3, mean) ||
+        h5_attr_f64v(h, "preprocess_std", 3, sd) || h5_attr_i64(h, "preprocess_mean_image", p->mean_image != NULL))
+        return -1;
+    return 0;
+}
+
+int preproc_read_attrs(dt_preproc *p, dt_geom *g, long long loc, const char *name)
+{
+    hid_t h = (hid_t)loc;
+    char *gs = h5_has_attr(h, "preprocess_geometry") ? h5_attr_get_str(h, "preprocess_geometry") : NULL;
+    int64_t size, rt, bgr, mi;
+    double scale, mean[3], sd[3];
+    size_t got;
+    int bad = !gs || h5_attr_get_i64(h, "preprocess_size", &size) || h5_attr_get_i64(h, "preprocess_resize_to", &rt) ||
+              h5_attr_get_i64(h, "preprocess_bgr", &bgr) || h5_attr_get_f64v(h, "preprocess_scale", 1, &scale, &got) ||
+              h5_attr_get_f64v(h, "preprocess_mean", 3, mean, &got) || h5_attr_get_f64v(h, "preprocess_std", 3, sd, &got) ||
+              h5_attr_get_i64(h, "preprocess_mean_image", &mi);
+    if (bad) { free(gs); return dt_seterr("%s: the preprocessing attributes are missing; re-run the stage that wrote it", name); }
+    *g = !strcmp(gs, "whole") ? GEOM_WHOLE : !strcmp(gs, "shorter-crop") ? GEOM_SHORTER_CROP
+       : !strcmp(gs, "resize-crop") ? GEOM_RESIZE_CROP : GEOM_NATIVE;
+    free(gs);
+    p->size = (int)size;
+    p->resize_to = (int)rt;
+    p->bgr = (int)bgr;
+    p->scale = (float)scale;
+    for (int c = 0; c < 3; c++) { p->mean[c] = (float)mean[c]; p->std[c] = (float)sd[c]; }
+    if (mi && !p->mean_image) return dt_seterr("%s: the features used the weight file's mean image, which the weight file lacks", name);
+    if (!mi) { free(p->mean_image); p->mean_image = NULL; }
+    return 0;
+}

@@ -35,6 +35,15 @@ void preproc_free(dt_preproc *p);   /* NULL-safe */
 /* Human-readable one-line description, for attributes and logs. */
 void preproc_describe(const dt_preproc *p, dt_geom g, char *buf, int n);
 
+/* Record the preprocessing as structured attributes (preprocess_geometry,
+ * preprocess_size, preprocess_resize_to, preprocess_bgr, preprocess_scale,
+ * preprocess_mean, preprocess_std, preprocess_mean_image) on an HDF5 object,
+ * so a later stage can rebuild exactly the same input; and read them back
+ * over a dt_preproc read from the weight file (which supplies the mean
+ * image when one was used). */
+int preproc_write_attrs(const dt_preproc *p, dt_geom g, long long loc);
+int preproc_read_attrs(dt_preproc *p, dt_geom *g, long long loc, const char *name);
+
 /* Input size for an image of w x h under geometry g (native keeps it). */
 void preproc_input_size(const dt_preproc *p, dt_geom g, int w, int h, int *iw, int *ih);
 

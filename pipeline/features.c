@@ -236,7 +236,8 @@ int cmd_features(int argc, char **argv)
         h5_attr_str(f, "network_spec", spec_text) || h5_attr_str(f, "weights", o.cnn.weights) ||
         dt_sha256_file(o.cnn.weights, hex) || h5_attr_str(f, "weights_sha256", hex) || h5_attr_str(f, "dataset", o.dataset) ||
         dt_sha256_file(o.dataset, hex) || h5_attr_str(f, "dataset_sha256", hex) || h5_attr_str(f, "preprocessing", desc) ||
-        h5_attr_i64(f, "input_height", ih) || h5_attr_i64(f, "input_width", iw) || h5_attr_i64(f, "n_stimuli", (int64_t)N))
+        h5_attr_i64(f, "input_height", ih) || h5_attr_i64(f, "input_width", iw) || h5_attr_i64(f, "n_stimuli", (int64_t)N) ||
+        preproc_write_attrs(&pp, geom, f))
         goto done;
     {
         char *ls = dt_malloc(strlen(o.layers) + 1);

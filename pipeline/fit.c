@@ -331,6 +331,19 @@ int cmd_fit(int argc, char **argv)
             h5_attr_str(gr, "split", d.split ? "dataset" : "random test fraction") ||
             h5_attr_f64(gr, "test_fraction", (double)ntest / (double)n) ||
             h5_attr_str(gr, "status_codes", "0 fitted, 1 no recorded responses, 2 constant responses");
+        /* what predict needs to rebuild image -> response: the network spec
+         * and the preprocessing the features were made with */
+        if (!e) {
+            hid_t src = h5_open_ro(o.features);
+            static const char *copy[] = {"network_spec", "preprocess_geometry", "preprocess_size", "preprocess_resize_to",
+                                         "preprocess_bgr", "preprocess_scale", "preprocess_mean", "preprocess_std",
+                                         "preprocess_mean_image", "input_height", "input_width"};
+            gr = H5Gopen2(of, g, H5P_DEFAULT);
+            for (size_t k = 0; !e && k < sizeof copy / sizeof *copy; k++) e = h5_copy_attr(src, gr, copy[k]);
+            if (e) dt_preerr("%s (re-run deeptune features with this version)", o.features);
+            H5Gclose(gr);
+            if (src >= 0) H5Fclose(src);
+        }
         if (gr >= 0) H5Gclose(gr);
         if (e) goto done;
     }

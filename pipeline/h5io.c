@@ -99,6 +99,30 @@ int h5_attr_f64v(hid_t loc, const char *name, size_t n, const double *v)
 
 int h5_has_attr(hid_t loc, const char *name) { return H5Aexists(loc, name) > 0; }
 
+int h5_copy_attr(hid_t src, hid_t dst, const char *name)
+{
+    if (H5Aexists(src, name) <= 0) return dt_seterr("attribute '%s' is missing", name);
+    hid_t a = H5Aopen(src, name, H5P_DEFAULT), t = H5Aget_type(a), s = H5Aget_space(a);
+    H5T_class_t cls = H5Tget_class(t);
+    hssize_t np = H5Sget_simple_extent_npoints(s);
+    int scalar = H5Sget_simple_extent_type(s) == H5S_SCALAR;
+    H5Sclose(s);
+    H5Tclose(t);
+    H5Aclose(a);
+    if (cls == H5T_STRING) {
+        char *v = h5_attr_get_str(src, name);
+        int rc = v ? h5_attr_str(dst, name, v) : -1;
+        free(v);
+        return rc;
+    }
+    if ((cls != H5T_INTEGER && cls != H5T_FLOAT) || np < 1 || np > 64) return dt_seterr("attribute '%s' cannot be copied", name);
+    double v[64];
+    size_t got = 0;
+    if (h5_attr_get_f64v(src, name, 64, v, &got)) return -1;
+    if (cls == H5T_INTEGER && scalar) return h5_attr_i64(dst, name, (int64_t)v[0]);
+    return scalar ? h5_attr_f64(dst, name, v[0]) : h5_attr_f64v(dst, name, got, v);
+}
+
 char *h5_attr_get_str(hid_t loc, const char *name)
 {
     char *out = NULL;
@@ -162,7 +186,7 @@ done:
 int h5_attr_get_i64(hid_t loc, const char *name, int64_t *v)
 {
     double d;
-    size_t got;
+    size_t got = 0;
     if (h5_attr_get_f64v(loc, name, 1, &d, &got) || got != 1) return dt_seterr("attribute '%s' is not a number", name);
     *v = (int64_t)d;
     return 0;

@@ -26,6 +26,9 @@ int h5_attr_i64(hid_t loc, const char *name, int64_t value);
 int h5_attr_f64(hid_t loc, const char *name, double value);
 int h5_attr_f64v(hid_t loc, const char *name, size_t n, const double *v);
 int h5_has_attr(hid_t loc, const char *name);
+/* Copy a string or numeric attribute (numbers become float64, or int64 for a
+ * scalar integer). */
+int h5_copy_attr(hid_t src, hid_t dst, const char *name);
 /* Read a string attribute (fixed or variable length); caller frees. NULL if
  * absent or not a string (with dt_seterr). */
 char *h5_attr_get_str(hid_t loc, const char *name);

@@ -9,5 +9,6 @@ int cmd_inspect(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 #endif

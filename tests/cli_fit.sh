@@ -68,6 +68,26 @@ print("fit: weights equal sklearn Ridge at the chosen lambdas; r_test", np.round
 PY
 $DT inspect $tmp/r.h5 | grep -q "model       tiny:cat:ridge: ridge on cat, 3 neurons x 320 features, 0 skipped"
 $DT inspect $tmp/r.h5 | grep -q "held-out r: median"
+# predict rebuilds image -> response: on the dataset and on image files it
+# reproduces the readout applied to the features
+$DT predict -m $tmp/r.h5 -d $tmp/d.h5 --csv $tmp/p.csv 2>/dev/null
+$DT predict -m $tmp/r.h5 --csv $tmp/p2.csv $tmp/img/s1.png $tmp/img/s7.png 2>/dev/null
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, h5py, numpy as np, csv
+t = sys.argv[1]
+F = h5py.File(f"{t}/f.h5")["features"]["cat"][...].reshape(200, -1).astype(np.float64)
+g = h5py.File(f"{t}/r.h5")["models"]["tiny:cat:ridge"]
+want = F @ g["weights"][...].T + g["intercepts"][...]
+rows = list(csv.DictReader(open(f"{t}/p.csv")))
+assert len(rows) == 600 and rows[0]["image"] == "s1.png" and rows[0]["model"] == "tiny:cat:ridge"
+got = np.array([float(x["predicted"]) for x in rows]).reshape(200, 3)
+err = np.abs(got - want).max() / want.std()
+assert err < 1e-5, err          # the same float activations, recomputed (float32 summation order)
+files = list(csv.DictReader(open(f"{t}/p2.csv")))
+f2 = np.array([float(x["predicted"]) for x in files]).reshape(2, 3)
+assert np.abs(f2 - got[[0, 6]]).max() / want.std() < 1e-5
+print(f"predict: dataset and image files reproduce the readouts on the features ({err:.1e} of the response sd)")
+PY
 # the test stimuli never influence the fit: change their responses and images
 /usr/bin/python3 - "$tmp" <<'PY'
 import sys, h5py, numpy as np, os, shutil
@@ -120,5 +140,15 @@ expect "fewer stimuli than folds" "cannot be split into 500 folds" -- $DT fit -q
 expect "unsorted grid" "strictly increasing (value 2 is 1)" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --lambdas 10,1
 expect "non-positive grid" "positive and strictly increasing (value 1 is 0)" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --lambdas 0,1
 expect "not a features file" "not a deeptune features file" -- $DT fit -q -d $tmp/d.h5 -f $tmp/d.h5 --layer cat
+/usr/bin/python3 -c "
+import h5py, numpy as np, shutil; shutil.copy('$tmp/tiny.h5', '$tmp/tiny2.h5')
+with h5py.File('$tmp/tiny2.h5', 'r+') as f: f['c1/bias'][0] += 1"
+rm -f $tmp/o.csv
+if $DT predict -m $tmp/r.h5 -d $tmp/d.h5 --csv $tmp/o.csv --weights $tmp/tiny2.h5 2>$tmp/err >/dev/null || [ -e $tmp/o.csv ] \
+   || ! grep -q "not the weight file the readouts were fitted with" $tmp/err; then echo "FAIL predict with other weights: $(cat $tmp/err)"; fails=$((fails + 1))
+else echo "ok   predict with other weights: $(cat $tmp/err)"; fi
+if $DT predict -m $tmp/r.h5 --model nope -d $tmp/d.h5 --csv $tmp/o.csv 2>$tmp/err >/dev/null || ! grep -q "no model 'nope'; it has: tiny:cat:ridge" $tmp/err; then
+  echo "FAIL unknown model: $(cat $tmp/err)"; fails=$((fails + 1))
+else echo "ok   unknown model: $(cat $tmp/err)"; fi
 echo "$fails failures"
 [ $fails -eq 0 ] && echo "cli_fit ok"

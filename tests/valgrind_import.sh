@@ -31,6 +31,10 @@ with h5py.File(sys.argv[1] + "/tiny.h5", "w") as f:
 PY
 $vg $DT features -q -d $tmp/a.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat,prob -o $tmp/f.h5
 $vg $DT inspect $tmp/f.h5 >/dev/null
+# ridge readouts and predictions on them
+$vg $DT fit -q -d $tmp/a.h5 -f $tmp/f.h5 --layer cat --folds 3 -o $tmp/r.h5 --metrics $tmp/m.csv 2>/dev/null
+$vg $DT predict -m $tmp/r.h5 -d $tmp/a.h5 --csv $tmp/p.csv 2>/dev/null
+$vg $DT inspect $tmp/r.h5 >/dev/null
 data=${DEEPTUNE_DATA:-../shared/data}
 if [ -d "$data/v4-cowley2023" ]; then
   $vg $DT import -q -i $data/v4-cowley2023/images_210305.zip -r $data/v4-cowley2023/responses_210305.npy -o $tmp/v.h5
