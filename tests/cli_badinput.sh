@@ -10,21 +10,9 @@ scripts/make-synthetic-session.py "$tmp/s" 4 || exit 1
 s=$tmp/s; out=$tmp/out; mkdir -p $out
 fails=0
 
+. tests/lib.sh
 # expect NAME NEEDLE -- command...: NEEDLE must appear in the error line
-expect() {
-  local name=$1 needle=$2; shift 3
-  rm -rf $out/*
-  "$@" -o $out/d.h5 >$tmp/stdout 2>$tmp/stderr
-  local rc=$? lines; lines=$(wc -l <$tmp/stderr)
-  local msg; msg=$(cat $tmp/stderr)
-  if [ $rc -eq 0 ] || [ "$lines" -ne 1 ] || ! grep -q '^error: ' $tmp/stderr || ! grep -qF -- "$needle" $tmp/stderr \
-     || [ -n "$(ls -A $out)" ]; then
-    echo "FAIL $name: rc=$rc lines=$lines out=[$(ls -A $out)] stderr=[$msg]"
-    fails=$((fails + 1))
-  else
-    echo "ok   $name: $msg"
-  fi
-}
+expect() { local name=$1 needle=$2; shift 3; expect_error "$name" "$needle" $out/d.h5 -- "$@"; }
 
 mk() { mkdir -p "$1"; cp $s/images/image1.png $s/images/image2.png "$1"/; }
 

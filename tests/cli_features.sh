@@ -78,17 +78,8 @@ fi
 
 # bad input: one error line naming the problem, non-zero exit, no output
 set +e
-fails=0
-expect() {
-  local name=$1 needle=$2; shift 3
-  rm -f $tmp/out.h5
-  "$@" -o $tmp/out.h5 >/dev/null 2>$tmp/err
-  local rc=$?
-  if [ $rc -eq 0 ] || [ "$(wc -l <$tmp/err)" -ne 1 ] || ! grep -qF -- "$needle" $tmp/err || [ -e $tmp/out.h5 ] \
-     || ls $tmp | grep -q 'out.h5.tmp'; then
-    echo "FAIL $name: rc=$rc [$(cat $tmp/err)]"; fails=$((fails + 1))
-  else echo "ok   $name: $(cat $tmp/err)"; fi
-}
+. tests/lib.sh
+expect() { local name=$1 needle=$2; shift 3; expect_error "$name" "$needle" $tmp/out.h5 -- "$@"; }
 /usr/bin/python3 - "$tmp" "$W" <<'PY'
 import sys, h5py, numpy as np, shutil
 t, W = sys.argv[1:]

@@ -122,17 +122,8 @@ grep -q "warning: neuron 1 skipped (constant responses)" $tmp/err
 /usr/bin/python3 -c "import h5py; s = h5py.File('$tmp/rc.h5')['models']['tiny:cat:ridge']['status'][...]; assert list(s) == [0, 2, 0], s"
 
 # bad input: one error line, non-zero exit, no output
-fails=0
-expect() {
-  local name=$1 needle=$2; shift 3
-  rm -f $tmp/o.h5
-  "$@" -o $tmp/o.h5 >/dev/null 2>$tmp/err
-  local rc=$?
-  if [ $rc -eq 0 ] || [ "$(wc -l <$tmp/err)" -ne 1 ] || ! grep -qF -- "$needle" $tmp/err || [ -e $tmp/o.h5 ] \
-     || ls $tmp | grep -q 'o.h5.tmp'; then
-    echo "FAIL $name: rc=$rc [$(cat $tmp/err)]"; fails=$((fails + 1))
-  else echo "ok   $name: $(cat $tmp/err)"; fi
-}
+. tests/lib.sh
+expect() { local name=$1 needle=$2; shift 3; expect_error "$name" "$needle" $tmp/o.h5 -- "$@"; }
 set +e
 expect "features of another dataset" "computed from a different dataset" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f0.h5 --layer cat
 expect "layer not in the features" "no layer 'pool2'; this file has: cat,p2" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer pool2
