@@ -1,0 +1,133 @@
+/* test_lasso.c — Lasso and elastic net against glmnet (fixtures by
+ * scripts/make-lasso-fixtures.R) on the same lambda path: objective values
+ * to 1e-6 relative and the same supports; the KKT conditions at every
+ * returned solution; cross-validation bookkeeping; bad options. */
+#include "harness.h"
+#include "array.h"
+#include "lasso.h"
+#include "util.h"
+
+#include <string.h>
+
+#define FIX "tests/fixtures/lasso/"
+
+/* glmnet's objective: 1/(2n) RSS + lambda (alpha |w|_1 + (1-alpha)/2 |w|^2) */
+static double objective(const float *X, int n, int p, const double *y, const double *w, double b, double lam, double alpha)
+{
+    double rss = 0, l1 = 0, l2 = 0;
+    for (int i = 0; i < n; i++) {
+        double s = b;
+        for (int j = 0; j < p; j++) s += X[(size_t)i * p + j] * w[j];
+        rss += (y[i] - s) * (y[i] - s);
+    }
+    for (int j = 0; j < p; j++) { l1 += fabs(w[j]); l2 += w[j] * w[j]; }
+    return rss / (2.0 * n) + lam * (alpha * l1 + (1 - alpha) / 2 * l2);
+}
+
+/* The solver stops when no coordinate step changes the objective by more
+ * than tol var(y): each remaining step is |dw_j| < sqrt(tol var(y) / v_j),
+ * which moves the gradient by v_j |dw_j| < sqrt(tol var(y) max v_j).  KKT
+ * must hold to a few times that. */
+static double kkt_bound(const float *X, int n, int p, const double *y, double tol)
+{
+    double my = 0, vy = 0, vmax = 0;
+    for (int i = 0; i < n; i++) my += y[i] / n;
+    for (int i = 0; i < n; i++) vy += (y[i] - my) * (y[i] - my) / n;
+    for (int j = 0; j < p; j++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < n; i++) m += X[(size_t)i * p + j] / n;
+        for (int i = 0; i < n; i++) v += (X[(size_t)i * p + j] - m) * (X[(size_t)i * p + j] - m) / n;
+        vmax = fmax(vmax, v);
+    }
+    return 10 * sqrt(tol * vy * vmax);
+}
+
+static void against_glmnet(const char *tag, double alpha, const float *X, int n, int p, const double *y)
+{
+    char path[256];
+    dt_array lam, beta, a0;
+    snprintf(path, sizeof path, FIX "lambda_%s.csv", tag);
+    CHECK(csv_read(path, &lam) == 0, "%s", dt_lasterr());
+    snprintf(path, sizeof path, FIX "beta_%s.csv", tag);
+    CHECK(csv_read(path, &beta) == 0, "%s", dt_lasterr());
+    snprintf(path, sizeof path, FIX "a0_%s.csv", tag);
+    CHECK(csv_read(path, &a0) == 0, "%s", dt_lasterr());
+    int nl = (int)lam.dim[0];
+    lasso_opts o;
+    lasso_opts_default(&o);
+    o.alpha = alpha;
+    o.path = lam.v;
+    o.nlambda = nl;
+    o.nfolds = 0;
+    o.tol = 1e-14;
+    lasso_fit f;
+    CHECK(lasso_fit_cv(X, n, p, y, 1, &o, &f) == 0, "lasso: %s", dt_lasterr());
+    double worst_obj = 0, worst_kkt = 0;
+    int support_diff = 0;
+    for (int k = 0; k < nl; k++) {
+        const double *w = f.wpath + (size_t)k * p, *wg = beta.v + (size_t)k * p;
+        double ours = objective(X, n, p, y, w, f.bpath[k], lam.v[k], alpha);
+        double theirs = objective(X, n, p, y, wg, a0.v[k], lam.v[k], alpha);
+        worst_obj = fmax(worst_obj, fabs(ours - theirs) / theirs);
+        for (int j = 0; j < p; j++) support_diff += (w[j] != 0) != (wg[j] != 0);
+        worst_kkt = fmax(worst_kkt, lasso_kkt(X, n, p, y, w, f.bpath[k], lam.v[k], alpha, 0));
+    }
+    CHECK(worst_obj < 1e-6, "%s: objective differs from glmnet's by %.3g (relative)", tag, worst_obj);
+    CHECK(support_diff == 0, "%s: %d coefficients differ in being zero", tag, support_diff);
+    /* KKT to the precision the stopping rule implies (kkt_bound) */
+    CHECK(worst_kkt < kkt_bound(X, n, p, y, o.tol), "%s: KKT violated by %.3g (bound %.3g)", tag, worst_kkt,
+          kkt_bound(X, n, p, y, o.tol));
+    printf("  %-5s alpha=%.1f: %d lambdas, objective vs glmnet %.1e, same supports, KKT violation %.1e\n", tag, alpha, nl,
+           worst_obj, worst_kkt);
+    lasso_fit_free(&f);
+    dt_array_free(&lam);
+    dt_array_free(&beta);
+    dt_array_free(&a0);
+}
+
+int main(void)
+{
+    dt_array xa, ya;
+    CHECK(csv_read(FIX "X.csv", &xa) == 0 && csv_read(FIX "y.csv", &ya) == 0, "fixtures: %s", dt_lasterr());
+    int n = (int)xa.dim[0], p = (int)xa.dim[1];
+    float *X = malloc((size_t)n * p * sizeof(float));
+    for (size_t i = 0; i < (size_t)n * p; i++) X[i] = (float)xa.v[i]; /* 4 decimals: glmnet saw the same values */
+    /* glmnet read the doubles; the floats differ by < 1e-8 relative, far below the 1e-6 objective tolerance */
+    against_glmnet("lasso", 1, X, n, p, ya.v);
+    against_glmnet("enet", 0.5, X, n, p, ya.v);
+
+    /* CV: the default path, the minimum rule and the one-SE rule; the
+     * chosen solution satisfies KKT; with one-SE, a larger lambda */
+    lasso_opts o;
+    lasso_opts_default(&o);
+    o.nlambda = 40;
+    o.tol = 1e-12;
+    lasso_fit a, b;
+    CHECK(lasso_fit_cv(X, n, p, ya.v, 1, &o, &a) == 0, "cv: %s", dt_lasterr());
+    o.one_se = 1;
+    CHECK(lasso_fit_cv(X, n, p, ya.v, 1, &o, &b) == 0, "cv 1se: %s", dt_lasterr());
+    CHECK(b.lambda[0] >= a.lambda[0] && b.nnz[0] <= a.nnz[0], "one-SE: lambda %g >= %g, nnz %d <= %d", b.lambda[0], a.lambda[0],
+          b.nnz[0], a.nnz[0]);
+    double kkt = lasso_kkt(X, n, p, ya.v, a.w, a.b[0], a.lambda[0], 1, 0);
+    CHECK(kkt < kkt_bound(X, n, p, ya.v, o.tol), "CV solution: KKT violated by %.3g", kkt);
+    int best = 0;
+    for (int k = 1; k < a.nl; k++)
+        if (a.cv[k] < a.cv[best]) best = k;
+    CHECK(a.lambda[0] == a.path[best], "the minimum rule picks the lambda with the smallest CV error");
+    CHECK(a.path[0] > a.path[a.nl - 1] && fabs(a.path[a.nl - 1] / a.path[0] - 0.01) < 1e-12, "default path: ratio 0.01 when p > n");
+    printf("  CV: lambda %.4g (%d non-zero), one-SE lambda %.4g (%d non-zero)\n", a.lambda[0], a.nnz[0], b.lambda[0], b.nnz[0]);
+    lasso_fit_free(&a);
+    lasso_fit_free(&b);
+    /* bad options */
+    double bad[2] = {0.1, 0.5};
+    o.path = bad;
+    o.nlambda = 2;
+    CHECK(lasso_fit_cv(X, n, p, ya.v, 1, &o, &a) != 0 && strstr(dt_lasterr(), "strictly decreasing"), "%s", dt_lasterr());
+    o.path = NULL;
+    o.alpha = 0;
+    CHECK(lasso_fit_cv(X, n, p, ya.v, 1, &o, &a) != 0 && strstr(dt_lasterr(), "(0, 1]"), "%s", dt_lasterr());
+    free(X);
+    dt_array_free(&xa);
+    dt_array_free(&ya);
+    return th_summary("test_lasso");
+}
