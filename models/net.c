@@ -376,41 +376,6 @@ done:
     return rc;
 }
 
-/* ---- threads ---- */
-
-typedef struct {
-    void (*fn)(void *, int);
-    void *ctx;
-    int i;
-} par_arg;
-
-static void *par_main(void *a)
-{
-    par_arg *p = a;
-    p->fn(p->ctx, p->i);
-    return NULL;
-}
-
-void dt_parallel(int n, void (*fn)(void *ctx, int i), void *ctx)
-{
-    if (n <= 1) {
-        if (n == 1) fn(ctx, 0);
-        return;
-    }
-    pthread_t th[64];
-    par_arg args[64];
-    int started[64] = {0};
-    if (n > 64) n = 64;
-    for (int i = 1; i < n; i++) {
-        args[i] = (par_arg){fn, ctx, i};
-        started[i] = pthread_create(&th[i], NULL, par_main, &args[i]) == 0;
-        if (!started[i]) fn(ctx, i); /* run it here rather than lose it */
-    }
-    fn(ctx, 0);
-    for (int i = 1; i < n; i++)
-        if (started[i]) pthread_join(th[i], NULL);
-}
-
 /* ---- forward ---- */
 
 static size_t layer_size(const dt_layer *l, int K) { return (size_t)l->c * (size_t)K * (size_t)l->h * (size_t)l->w; }

@@ -13,6 +13,7 @@
 #define DT_NET_H
 
 #include "kernels.h"
+#include "util.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -111,9 +112,6 @@ void gradws_free(dt_gradws *ws, const dt_net *net);
  * of Kf lanes (K a multiple of Kf; lane k uses forward lane k / (K/Kf)).
  * dt: (c_t, K, h_t, w_t); din: (3, K, H, W), overwritten. */
 int net_backward(const dt_net *net, const dt_state *st, int t, const float *dt, int K, float *din, dt_gradws *ws);
-
-/* Run fn(ctx, i) for i = 0..n-1 on n threads (the caller is thread 0). */
-void dt_parallel(int n, void (*fn)(void *ctx, int i), void *ctx);
 
 /* Number of multiply-adds of a forward pass up to layer t per lane. */
 double net_macs(const dt_net *net, int t);

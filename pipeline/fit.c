@@ -9,6 +9,7 @@
  * fitted, so no statistic, lambda or weight ever sees them. */
 #include "dataset.h"
 #include "h5io.h"
+#include "lasso.h"
 #include "ridge.h"
 #include "stages.h"
 #include "util.h"
@@ -18,18 +19,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define READOUTS_FORMAT "deeptune-readouts"
 #define READOUTS_VERSION 1
 
 typedef struct {
-    const char *dataset, *features, *layer, *method, *out, *metrics, *name, *lambdas;
-    int folds, nlambda, standardize, force, quiet;
-    double test_fraction;
+    const char *dataset, *features, *layer, *method, *out, *metrics, *name, *lambdas, *rule;
+    int folds, nlambda, standardize, force, quiet, maxit;
+    double test_fraction, alpha, lambda_ratio, tol;
     uint64_t seed;
 } fit_opts;
 
-static const fit_opts defaults = {.method = "ridge", .folds = 5, .nlambda = 20, .test_fraction = 0.2, .seed = 1};
+static const fit_opts defaults = {.method = "ridge", .rule = "min", .folds = 5, .nlambda = 0, .maxit = 100000,
+                                  .test_fraction = 0.2, .alpha = 0, .lambda_ratio = 0, .tol = 1e-7, .seed = 1};
 
 static void usage(FILE *fp)
 {
@@ -44,11 +47,19 @@ static void usage(FILE *fp)
             "  -d, --dataset FILE       dataset from 'deeptune import'\n"
             "  -f, --features FILE      features of that dataset from 'deeptune features'\n"
             "  -l, --layer NAME         the layer to read out from\n"
-            "      --method M           ridge [%s] (Lasso and elastic net: not in this version)\n"
-            "      --folds K            K-fold CV, or 0 for generalized CV (leave-one-out) [%d]\n"
-            "      --lambdas A,B,...    explicit increasing lambda grid; default: %d values\n"
-            "                           log-spaced over [1e-3, 1e3] x trace(centred Gram)/n\n"
-            "      --nlambda N          size of the default grid [%d]\n"
+            "      --method M           ridge, lasso or enet [%s]\n"
+            "      --folds K            K-fold CV; for ridge also 0 = generalized CV [%d]\n"
+            "      --lambdas A,B,...    explicit grid: increasing for ridge, decreasing for\n"
+            "                           lasso/enet.  Default ridge: 20 values log-spaced over\n"
+            "                           [1e-3, 1e3] x trace(centred Gram)/n; lasso/enet: 100\n"
+            "                           values from lambda_max down to --lambda-ratio x it\n"
+            "      --nlambda N          size of the default grid [20 ridge, 100 lasso/enet]\n"
+            "      --lambda-ratio R     lambda_min/lambda_max [0.01 if features > stimuli,\n"
+            "                           else 1e-4]\n"
+            "      --alpha A            elastic-net mixing, 1 = Lasso [0.5 for enet]\n"
+            "      --rule R             lasso/enet lambda choice: min or 1se [%s]\n"
+            "      --tol T              lasso/enet convergence: no coordinate step changes the\n"
+            "                           objective by more than T var(y) [%g]\n"
             "      --standardize        scale features to unit variance (training stimuli)\n"
             "      --test-fraction F    held-out share when the dataset has no split [%g]\n"
             "      --seed S             seed of the test split and the folds [%llu]\n"
@@ -57,7 +68,7 @@ static void usage(FILE *fp)
             "      --metrics FILE       CSV: model,neuron,lambda,r_test,r2_test\n"
             "      --force              replace outputs if they exist (only once complete)\n"
             "  -q, --quiet              no summary\n",
-            d->method, d->folds, d->nlambda, d->nlambda, d->test_fraction, (unsigned long long)d->seed);
+            d->method, d->folds, d->rule, d->tol, d->test_fraction, (unsigned long long)d->seed);
 }
 
 /* Pearson r and R^2 (1 - SSE/SST) over the finite pairs. */
@@ -113,6 +124,8 @@ int cmd_fit(int argc, char **argv)
         {"lambdas", required_argument, 0, 3},   {"nlambda", required_argument, 0, 4},    {"standardize", no_argument, 0, 5},
         {"test-fraction", required_argument, 0, 6}, {"seed", required_argument, 0, 7},   {"name", required_argument, 0, 8},
         {"metrics", required_argument, 0, 9},   {"force", no_argument, 0, 10},           {"quiet", no_argument, 0, 'q'},
+        {"alpha", required_argument, 0, 11},    {"lambda-ratio", required_argument, 0, 12}, {"rule", required_argument, 0, 13},
+        {"tol", required_argument, 0, 14},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -132,6 +145,10 @@ int cmd_fit(int argc, char **argv)
         case 8: o.name = optarg; break;
         case 9: o.metrics = optarg; break;
         case 10: o.force = 1; break;
+        case 11: o.alpha = atof(optarg); break;
+        case 12: o.lambda_ratio = atof(optarg); break;
+        case 13: o.rule = optarg; break;
+        case 14: o.tol = atof(optarg); break;
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -142,12 +159,20 @@ int cmd_fit(int argc, char **argv)
         fprintf(stderr, "error: fit needs --dataset, --features, --layer and --output; see deeptune fit -h\n");
         return 2;
     }
-    if (strcmp(o.method, "ridge")) {
-        fprintf(stderr, "error: --method %s: this version fits ridge only (Lasso and elastic net are not implemented yet)\n", o.method);
+    int is_ridge = !strcmp(o.method, "ridge"), is_lasso = !strcmp(o.method, "lasso"), is_enet = !strcmp(o.method, "enet");
+    if (!is_ridge && !is_lasso && !is_enet) { fprintf(stderr, "error: --method %s: use ridge, lasso or enet\n", o.method); return 2; }
+    if (!o.alpha) o.alpha = is_enet ? 0.5 : 1;
+    if (is_lasso && o.alpha != 1) { fprintf(stderr, "error: --alpha %g: the Lasso has alpha 1; use --method enet\n", o.alpha); return 2; }
+    if (!(o.alpha > 0 && o.alpha <= 1)) { fprintf(stderr, "error: --alpha %g: expected 0 < alpha <= 1\n", o.alpha); return 2; }
+    if (!o.nlambda) o.nlambda = is_ridge ? 20 : 100;
+    if (strcmp(o.rule, "min") && strcmp(o.rule, "1se")) { fprintf(stderr, "error: --rule %s: use min or 1se\n", o.rule); return 2; }
+    if (o.folds < 0 || o.folds == 1 || (!is_ridge && o.folds == 0)) {
+        fprintf(stderr, "error: --folds %d: use at least 2%s\n", o.folds, is_ridge ? ", or 0 (generalized CV)" : "");
         return 2;
     }
-    if (o.folds < 0 || o.folds == 1) { fprintf(stderr, "error: --folds %d: use 0 (generalized CV) or at least 2\n", o.folds); return 2; }
     if (o.nlambda < 1) { fprintf(stderr, "error: --nlambda %d: expected at least 1\n", o.nlambda); return 2; }
+    if (!(o.lambda_ratio >= 0 && o.lambda_ratio < 1)) { fprintf(stderr, "error: --lambda-ratio %g: expected 0 < R < 1\n", o.lambda_ratio); return 2; }
+    if (!(o.tol > 0)) { fprintf(stderr, "error: --tol %g: expected a positive number\n", o.tol); return 2; }
     if (!(o.test_fraction >= 0 && o.test_fraction < 1)) {
         fprintf(stderr, "error: --test-fraction %g: expected 0 <= F < 1\n", o.test_fraction);
         return 2;
@@ -160,8 +185,9 @@ int cmd_fit(int argc, char **argv)
             return 2;
         }
         for (int g = 0; g < ngrid; g++)
-            if (!(grid[g] > 0) || (g && !(grid[g] > grid[g - 1]))) {
-                fprintf(stderr, "error: --lambdas: the grid must be positive and strictly increasing (value %d is %g)\n", g + 1, grid[g]);
+            if (!(grid[g] > 0) || (g && (is_ridge ? !(grid[g] > grid[g - 1]) : !(grid[g] < grid[g - 1])))) {
+                fprintf(stderr, "error: --lambdas: the grid must be positive and strictly %s for %s (value %d is %g)\n",
+                        is_ridge ? "increasing" : "decreasing", o.method, g + 1, grid[g]);
                 free(grid);
                 return 2;
             }
@@ -176,6 +202,8 @@ int cmd_fit(int argc, char **argv)
     int *test = NULL;
     ridge_fit fit;
     memset(&fit, 0, sizeof fit);
+    lasso_fit lfit;
+    memset(&lfit, 0, sizeof lfit);
     char *fnet = NULL, *fsha = NULL, *fweights = NULL, *fwsha = NULL, *layers = NULL, *model = NULL;
     hid_t ff = H5I_INVALID_HID, of = H5I_INVALID_HID;
     double *r = NULL, *r2 = NULL;
@@ -198,6 +226,11 @@ int cmd_fit(int argc, char **argv)
     if (!fsha || strcmp(fsha, hex)) {
         dt_seterr("%s: computed from a different dataset than %s (sha256 differs); run deeptune features on this dataset",
                   o.features, o.dataset);
+        goto done;
+    }
+    if (!h5_has_attr(ff, "network_spec") || !h5_has_attr(ff, "preprocess_geometry")) {
+        dt_seterr("%s: made by an older deeptune without the network spec and preprocessing attributes; re-run deeptune features",
+                  o.features);
         goto done;
     }
     fnet = h5_attr_get_str(ff, "network");
@@ -249,14 +282,36 @@ int cmd_fit(int argc, char **argv)
         memcpy(Ytr + t * m, d.resp + i * m, m * sizeof(double));
         t++;
     }
-    ridge_opts ro;
-    ridge_opts_default(&ro);
-    ro.nfolds = o.folds;
-    ro.grid = grid;
-    ro.ngrid = ngrid;
-    ro.standardize = o.standardize;
-    ro.seed = o.seed;
-    if (ridge_fit_cv(Xtr, (int)ntrain, (int)p, Ytr, (int)m, &ro, &fit)) { dt_preerr("%s", o.dataset); goto done; }
+    if (is_ridge) {
+        ridge_opts ro;
+        ridge_opts_default(&ro);
+        ro.nfolds = o.folds;
+        ro.grid = grid;
+        ro.ngrid = ngrid;
+        ro.standardize = o.standardize;
+        ro.seed = o.seed;
+        if (ridge_fit_cv(Xtr, (int)ntrain, (int)p, Ytr, (int)m, &ro, &fit)) { dt_preerr("%s", o.dataset); goto done; }
+    } else {
+        lasso_opts lo2;
+        lasso_opts_default(&lo2);
+        lo2.alpha = o.alpha;
+        lo2.nlambda = ngrid;
+        lo2.path = grid;
+        lo2.lmin_ratio = o.lambda_ratio;
+        lo2.tol = o.tol;
+        lo2.maxit = o.maxit;
+        lo2.nfolds = o.folds;
+        lo2.one_se = !strcmp(o.rule, "1se");
+        lo2.standardize = o.standardize;
+        lo2.seed = o.seed;
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        lo2.nthreads = ncpu > 0 ? (int)ncpu : 1;
+        if (lasso_fit_cv(Xtr, (int)ntrain, (int)p, Ytr, (int)m, &lo2, &lfit)) { dt_preerr("%s", o.dataset); goto done; }
+        /* the common view of the two fits */
+        fit.p = lfit.p; fit.m = lfit.m; fit.ngrid = lfit.nl;
+        fit.w = lfit.w; fit.b = lfit.b; fit.lambda = lfit.lambda; fit.cv = lfit.cv; fit.grid = lfit.path; fit.status = lfit.status;
+        ngrid = lfit.nl;
+    }
 
     /* held-out evaluation */
     r = dt_malloc(m * sizeof(double));
@@ -281,10 +336,10 @@ int cmd_fit(int argc, char **argv)
     free(ytest);
 
     /* the readouts file */
-    model = dt_malloc(strlen(fnet) + strlen(o.layer) + 32);
+    model = dt_malloc(strlen(fnet) + strlen(o.layer) + strlen(o.method) + (o.name ? strlen(o.name) : 0) + 8);
     if (!model) goto done;
     if (o.name) strcpy(model, o.name);
-    else sprintf(model, "%s:%s:ridge", fnet, o.layer);
+    else sprintf(model, "%s:%s:%s", fnet, o.layer, o.method);
     of = h5_create(out.tmp);
     if (of < 0) goto done;
     if (h5_provenance(of, READOUTS_FORMAT, READOUTS_VERSION) || h5_attr_str(of, "dataset", o.dataset) ||
@@ -309,6 +364,12 @@ int cmd_fit(int argc, char **argv)
         if (h5_write(of, path, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, gd, fit.grid, 0)) goto done;
         snprintf(path, sizeof path, "%s/cv_mse", g);
         if (h5_write(of, path, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, gd, fit.cv, 0)) goto done;
+        if (lfit.w) {
+            snprintf(path, sizeof path, "%s/cv_se", g);
+            if (h5_write(of, path, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, gd, lfit.cvse, 0)) goto done;
+            snprintf(path, sizeof path, "%s/nonzero", g);
+            if (h5_write(of, path, H5T_STD_I32LE, H5T_NATIVE_INT, 1, &md, lfit.nnz, 0)) goto done;
+        }
         snprintf(path, sizeof path, "%s/status", g);
         if (h5_write(of, path, H5T_STD_I32LE, H5T_NATIVE_INT, 1, &md, fit.status, 0)) goto done;
         snprintf(path, sizeof path, "%s/r_test", g);
@@ -325,7 +386,8 @@ int cmd_fit(int argc, char **argv)
         if (e) goto done;
         hid_t gr = H5Gopen2(of, g, H5P_DEFAULT);
         double fshape[3] = {(double)dims[1], rank == 4 ? (double)dims[2] : 1, rank == 4 ? (double)dims[3] : 1};
-        e = gr < 0 || h5_attr_str(gr, "network", fnet) || h5_attr_str(gr, "layer", o.layer) || h5_attr_str(gr, "method", "ridge") ||
+        e = gr < 0 || h5_attr_str(gr, "network", fnet) || h5_attr_str(gr, "layer", o.layer) || h5_attr_str(gr, "method", o.method) || h5_attr_f64(gr, "alpha", is_ridge ? 0 : o.alpha) ||
+            h5_attr_str(gr, "rule", is_ridge ? "min" : o.rule) ||
             h5_attr_i64(gr, "folds", o.folds) || h5_attr_i64(gr, "standardize", o.standardize) ||
             h5_attr_i64(gr, "seed", (int64_t)o.seed) || h5_attr_f64v(gr, "feature_shape", 3, fshape) ||
             h5_attr_str(gr, "split", d.split ? "dataset" : "random test fraction") ||
@@ -384,7 +446,8 @@ done:
     dt_out_abort(&out);
     dt_out_abort(&mout);
     dataset_free(&d);
-    ridge_fit_free(&fit);
+    if (lfit.w) lasso_fit_free(&lfit); /* fit then only borrows lfit's arrays */
+    else ridge_fit_free(&fit);
     free(F); free(Xtr); free(Ytr); free(test); free(grid); free(r); free(r2);
     free(fnet); free(fsha); free(fweights); free(fwsha); free(layers); free(model);
     return rc;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -269,4 +270,37 @@ int dt_read_file(const char *path, uint8_t **buf, size_t *n)
     *buf = b;
     *n = size;
     return 0;
+}
+
+typedef struct {
+    void (*fn)(void *, int);
+    void *ctx;
+    int i;
+} par_arg;
+
+static void *par_main(void *a)
+{
+    par_arg *p = a;
+    p->fn(p->ctx, p->i);
+    return NULL;
+}
+
+void dt_parallel(int n, void (*fn)(void *ctx, int i), void *ctx)
+{
+    if (n <= 1) {
+        if (n == 1) fn(ctx, 0);
+        return;
+    }
+    pthread_t th[64];
+    par_arg args[64];
+    int started[64] = {0};
+    if (n > 64) n = 64;
+    for (int i = 1; i < n; i++) {
+        args[i] = (par_arg){fn, ctx, i};
+        started[i] = pthread_create(&th[i], NULL, par_main, &args[i]) == 0;
+        if (!started[i]) fn(ctx, i); /* run it here rather than lose it */
+    }
+    fn(ctx, 0);
+    for (int i = 1; i < n; i++)
+        if (started[i]) pthread_join(th[i], NULL);
 }

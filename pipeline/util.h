@@ -66,6 +66,9 @@ int dt_sha256_file(const char *path, char hex[65]);
 /* SHA-256 of a buffer into out[32]. */
 void dt_sha256(const void *data, size_t n, uint8_t out[32]);
 
+/* Run fn(ctx, i) for i = 0..n-1 on n threads (the caller is thread 0). */
+void dt_parallel(int n, void (*fn)(void *ctx, int i), void *ctx);
+
 /* Read a whole file into a malloc'd buffer (caller frees). */
 int dt_read_file(const char *path, uint8_t **buf, size_t *n);
 

@@ -112,12 +112,16 @@ static int cd_path(const design *d, const double *yc, const double *path, int nl
                 maxd = 0;
                 for (int j = 0; j < p; j++) {
                     if (!strong[j]) continue;
-                    const double *z = d->Zt + (size_t)j * nt;
-                    double gj = cblas_ddot(nt, z, 1, r, 1) / nt + d->v[j] * w[j];
+                    /* plain loops: BLAS level 1 on a few hundred elements costs
+                     * more in threading than it computes */
+                    const double *restrict z = d->Zt + (size_t)j * nt;
+                    double dot = 0;
+                    for (int i = 0; i < nt; i++) dot += z[i] * r[i];
+                    double gj = dot / nt + d->v[j] * w[j];
                     double wn = soft(gj, la) / (d->v[j] + l2);
                     double dw = wn - w[j];
                     if (dw != 0) {
-                        cblas_daxpy(nt, -dw, z, 1, r, 1);
+                        for (int i = 0; i < nt; i++) r[i] -= dw * z[i];
                         w[j] = wn;
                         maxd = fmax(maxd, d->v[j] * dw * dw);
                     }
@@ -196,12 +200,211 @@ static void keep_cb(void *ctx, int k, const double *w)
     if (k == c->want) memcpy(c->wbest, w, (size_t)c->p * sizeof(double));
 }
 
+/* Per-thread workspaces and the work of one fold (or of the final fits),
+ * shared out over neurons: neuron j goes to thread j % nthreads. */
+typedef struct {
+    double *w, *r, *g, *yc, *yv, *wb;
+    char *strong;
+} workspace;
+
+typedef struct {
+    const design *d;
+    const float *X;
+    const double *Y, *Zv, *Yc, *ybar;
+    const int *rows, *T, *V, *J, *best;
+    int p, m, mg, nt, nv, nl, K, f, final, nthreads;
+    const lasso_opts *o;
+    lasso_fit *out;
+    double *ferr;
+    workspace *ws;
+    int rc;
+    char err[256];
+} group_job;
+
+static void group_work(void *ctx, int t)
+{
+    group_job *q = ctx;
+    workspace *ws = &q->ws[t];
+    for (int j = t; j < q->mg; j += q->nthreads) {
+        int jj = q->J[j], e;
+        const double *path = q->out->path + (size_t)jj * q->nl;
+        if (!q->final) {
+            double yb = 0;
+            for (int i = 0; i < q->nt; i++) yb += q->Y[(size_t)q->rows[q->T[i]] * q->m + jj];
+            yb /= q->nt;
+            for (int i = 0; i < q->nt; i++) ws->yc[i] = q->Y[(size_t)q->rows[q->T[i]] * q->m + jj] - yb;
+            for (int i = 0; i < q->nv; i++) ws->yv[i] = q->Y[(size_t)q->rows[q->V[i]] * q->m + jj] - yb;
+            cv_ctx cx = {q->Zv, ws->yv, q->nv, q->p, q->ferr + ((size_t)q->f * q->mg + j) * q->nl};
+            e = cd_path(q->d, ws->yc, path, q->nl, q->o->alpha, q->o->tol, q->o->maxit, ws->w, ws->r, ws->g, ws->strong, cv_cb, &cx);
+        } else {
+            int K = q->K, bj = q->best[j], p = q->p;
+            for (int i = 0; i < q->nt; i++) ws->yc[i] = q->Yc[(size_t)i * q->mg + j];
+            keep_ctx kc = {K ? NULL : q->out->wpath + (size_t)jj * q->nl * p, p, bj, ws->wb};
+            e = cd_path(q->d, ws->yc, path, K ? bj + 1 : q->nl, q->o->alpha, q->o->tol, q->o->maxit, ws->w, ws->r, ws->g, ws->strong,
+                        keep_cb, &kc);
+            if (!e) {
+                const design *d = q->d;
+                double b = q->ybar[j];
+                int nnz = 0;
+                for (int c = 0; c < p; c++) {
+                    q->out->w[(size_t)jj * p + c] = ws->wb[c] / d->sd[c];
+                    b -= d->mu[c] * q->out->w[(size_t)jj * p + c];
+                    nnz += ws->wb[c] != 0;
+                }
+                q->out->b[jj] = b;
+                q->out->nnz[jj] = nnz;
+                q->out->lambda[jj] = path[bj];
+                if (!K)
+                    for (int k = 0; k < q->nl; k++) {
+                        double *wk = q->out->wpath + ((size_t)jj * q->nl + k) * p, bk = q->ybar[j];
+                        for (int c = 0; c < p; c++) {
+                            wk[c] /= d->sd[c];
+                            bk -= d->mu[c] * wk[c];
+                        }
+                        q->out->bpath[(size_t)jj * q->nl + k] = bk;
+                    }
+            }
+        }
+        if (e) {
+            q->rc = -1;
+            snprintf(q->err, sizeof q->err, "%s", dt_lasterr());
+            return;
+        }
+    }
+}
+
+/* One group of neurons J (mg) recorded on the same rows (ng): the paths from
+ * the whole group (as cv.glmnet), then each fold's design once for all the
+ * group's neurons, then the final fits. */
+static int fit_group(const float *X, int p, const double *Y, int m, const int *rows, int ng, const int *J, int mg,
+                     const lasso_opts *o, lasso_fit *out)
+{
+    int nl = out->nl, K = o->nfolds, rc = -1;
+    int *T = malloc((size_t)ng * sizeof(int)), *V = malloc((size_t)ng * sizeof(int)), *fold = malloc((size_t)ng * sizeof(int));
+    int *best = calloc((size_t)mg, sizeof(int));
+    double *Yc = malloc((size_t)ng * mg * sizeof(double)), *G = malloc((size_t)p * mg * sizeof(double));
+    double *ybar = malloc((size_t)mg * sizeof(double)), *w = malloc((size_t)p * sizeof(double)), *r = malloc((size_t)ng * sizeof(double));
+    double *g = malloc((size_t)p * sizeof(double)), *yc = malloc((size_t)ng * sizeof(double)), *yv = malloc((size_t)ng * sizeof(double));
+    double *ferr = calloc((size_t)(K > 0 ? K : 1) * mg * nl, sizeof(double)), *Zv = NULL, *wb = malloc((size_t)p * sizeof(double));
+    char *strong = malloc((size_t)p);
+    design d = {0};
+    int nth = o->nthreads > 1 ? o->nthreads : 1;
+    if (nth > mg) nth = mg;
+    workspace *ws = calloc((size_t)nth, sizeof *ws);
+    if (!T || !V || !fold || !best || !Yc || !G || !ybar || !w || !r || !g || !yc || !yv || !ferr || !wb || !strong || !ws) {
+        dt_seterr("out of memory for the Lasso");
+        goto done;
+    }
+    for (int t = 0; t < nth; t++) {
+        ws[t].w = malloc((size_t)p * sizeof(double));
+        ws[t].g = malloc((size_t)p * sizeof(double));
+        ws[t].wb = malloc((size_t)p * sizeof(double));
+        ws[t].r = malloc((size_t)ng * sizeof(double));
+        ws[t].yc = malloc((size_t)ng * sizeof(double));
+        ws[t].yv = malloc((size_t)ng * sizeof(double));
+        ws[t].strong = malloc((size_t)p);
+        if (!ws[t].w || !ws[t].g || !ws[t].wb || !ws[t].r || !ws[t].yc || !ws[t].yv || !ws[t].strong) {
+            dt_seterr("out of memory for the Lasso");
+            goto done;
+        }
+    }
+    if (K && ng < K) { dt_seterr("%d recorded stimuli cannot be split into %d folds; use fewer folds", ng, K); goto done; }
+    /* the paths: lambda_max from Z^T Yc / n for every neuron at once */
+    for (int i = 0; i < ng; i++) T[i] = i;
+    if (design_make(&d, X, p, rows, T, ng, o->standardize)) goto done;
+    for (int j = 0; j < mg; j++) {
+        double s = 0;
+        for (int i = 0; i < ng; i++) s += Y[(size_t)rows[i] * m + J[j]];
+        ybar[j] = s / ng;
+        for (int i = 0; i < ng; i++) Yc[(size_t)i * mg + j] = Y[(size_t)rows[i] * m + J[j]] - ybar[j];
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p, mg, ng, 1.0 / ng, d.Zt, ng, Yc, mg, 0, G, mg);
+    for (int j = 0; j < mg; j++) {
+        double *path = out->path + (size_t)J[j] * nl;
+        if (o->path) {
+            memcpy(path, o->path, (size_t)nl * sizeof(double));
+        } else {
+            double gmax = 0;
+            for (int c = 0; c < p; c++) gmax = fmax(gmax, fabs(G[(size_t)c * mg + j]));
+            double lmax = gmax / o->alpha, ratio = o->lmin_ratio > 0 ? o->lmin_ratio : (p > ng ? 0.01 : 1e-4);
+            for (int k = 0; k < nl; k++) path[k] = lmax * exp(log(ratio) * (nl > 1 ? (double)k / (nl - 1) : 0));
+        }
+        best[j] = nl - 1;
+    }
+    if (K) {
+        design_free(&d);
+        ridge_folds(fold, ng, K, o->seed);
+        for (int f = 0; f < K; f++) {
+            int nt = 0, nv = 0;
+            for (int i = 0; i < ng; i++) {
+                if (fold[i] != f) T[nt++] = i;
+                else V[nv++] = i;
+            }
+            if (design_make(&d, X, p, rows, T, nt, o->standardize)) goto done;
+            free(Zv);
+            Zv = malloc((size_t)nv * p * sizeof(double));
+            if (!Zv) { dt_seterr("out of memory in Lasso CV"); goto done; }
+            for (int i = 0; i < nv; i++) {
+                const float *x = X + (size_t)rows[V[i]] * p;
+                for (int c = 0; c < p; c++) Zv[(size_t)i * p + c] = (x[c] - d.mu[c]) / d.sd[c];
+            }
+            group_job q = {&d, X, Y, Zv, Yc, ybar, rows, T, V, J, best, p, m, mg, nt, nv, nl, K, f, 0, nth, o, out, ferr, ws, 0, ""};
+            dt_parallel(nth, group_work, &q);
+            if (q.rc) { dt_seterr("%s", q.err); goto done; }
+            design_free(&d);
+        }
+        /* CV curves: mean of the fold MSEs and its standard error */
+        for (int j = 0; j < mg; j++) {
+            double *cv = out->cv + (size_t)J[j] * nl, *se = out->cvse + (size_t)J[j] * nl;
+            for (int k = 0; k < nl; k++) {
+                double s = 0, s2 = 0;
+                for (int f = 0; f < K; f++) {
+                    int cnt = 0;
+                    for (int i = 0; i < ng; i++) cnt += fold[i] == f;
+                    double e = ferr[((size_t)f * mg + j) * nl + k] / cnt;
+                    s += e;
+                    s2 += e * e;
+                }
+                double mean = s / K, var = (s2 / K - mean * mean) * K / (K - 1);
+                cv[k] = mean;
+                se[k] = sqrt(var > 0 ? var : 0) / sqrt(K);
+            }
+            int bk = 0;
+            for (int k = 1; k < nl; k++)
+                if (cv[k] < cv[bk]) bk = k;
+            if (o->one_se)
+                for (int k = 0; k < bk; k++)
+                    if (cv[k] <= cv[bk] + se[bk]) { bk = k; break; }
+            best[j] = bk;
+        }
+        for (int i = 0; i < ng; i++) T[i] = i;
+        if (design_make(&d, X, p, rows, T, ng, o->standardize)) goto done;
+    }
+    /* final fits on every recorded stimulus, along the path to the chosen
+     * lambda (warm starts) */
+    {
+        group_job q = {&d, X, Y, NULL, Yc, ybar, rows, T, V, J, best, p, m, mg, ng, 0, nl, K, 0, 1, nth, o, out, ferr, ws, 0, ""};
+        dt_parallel(nth, group_work, &q);
+        if (q.rc) { dt_seterr("%s", q.err); goto done; }
+    }
+    rc = 0;
+done:
+    design_free(&d);
+    free(T); free(V); free(fold); free(best); free(Yc); free(G); free(ybar); free(w); free(r); free(g); free(yc); free(yv);
+    free(ferr); free(Zv); free(wb); free(strong);
+    for (int t = 0; ws && t < nth; t++) {
+        free(ws[t].w); free(ws[t].g); free(ws[t].wb); free(ws[t].r); free(ws[t].yc); free(ws[t].yv); free(ws[t].strong);
+    }
+    free(ws);
+    return rc;
+}
+
 int lasso_fit_cv(const float *X, int n, int p, const double *Y, int m, const lasso_opts *o, lasso_fit *out)
 {
     memset(out, 0, sizeof *out);
     if (!(o->alpha > 0 && o->alpha <= 1)) return dt_seterr("--alpha %g: the elastic-net mixing must be in (0, 1]", o->alpha);
     if (o->nfolds == 1 || o->nfolds < 0) return dt_seterr("--folds %d: use at least 2", o->nfolds);
-    int nl = o->path ? o->nlambda : o->nlambda;
+    int nl = o->nlambda;
     if (nl < 1) return dt_seterr("the lambda path is empty");
     if (o->path)
         for (int k = 0; k < nl; k++)
@@ -220,144 +423,51 @@ int lasso_fit_cv(const float *X, int n, int p, const double *Y, int m, const las
         out->wpath = calloc((size_t)m * nl * p, sizeof(double));
         out->bpath = calloc((size_t)m * nl, sizeof(double));
     }
-    int *rows = malloc((size_t)n * sizeof(int)), *T = malloc((size_t)n * sizeof(int)), *V = malloc((size_t)n * sizeof(int));
-    int *fold = malloc((size_t)n * sizeof(int));
-    double *w = malloc((size_t)p * sizeof(double)), *r = malloc((size_t)n * sizeof(double)), *g = malloc((size_t)p * sizeof(double));
-    double *yc = malloc((size_t)n * sizeof(double)), *ferr = malloc((size_t)(o->nfolds > 0 ? o->nfolds : 1) * nl * sizeof(double));
-    double *Zv = NULL;
-    char *strong = malloc((size_t)p);
-    int rc = -1;
-    design d = {0};
+    int *rows = malloc((size_t)n * sizeof(int)), *J = malloc((size_t)m * sizeof(int)), rc = -1;
+    char *done = calloc((size_t)m, 1);
     if (!out->w || !out->b || !out->lambda || !out->path || !out->cv || !out->cvse || !out->nnz || !out->status ||
-        (!o->nfolds && (!out->wpath || !out->bpath)) || !rows || !T || !V || !fold || !w || !r || !g || !yc || !ferr || !strong) {
+        (!o->nfolds && (!out->wpath || !out->bpath)) || !rows || !J || !done) {
         dt_seterr("out of memory for the Lasso (%d neurons x %d features)", m, p);
         goto fail;
     }
+    /* the coordinate descent calls small BLAS from worker threads */
+    openblas_set_num_threads(1);
+    /* skip neurons without data or variance (as ridge) */
     for (int j = 0; j < m; j++) {
-        /* the neuron's recorded stimuli */
-        int ng = 0;
+        int k = 0, varies = 0;
         double first = NAN;
-        int varies = 0;
         for (int i = 0; i < n; i++) {
             double y = Y[(size_t)i * m + j];
             if (isnan(y)) continue;
-            if (!ng) first = y;
+            if (!k) first = y;
             else if (y != first) varies = 1;
-            rows[ng++] = i;
+            k++;
         }
-        if (!ng || !varies) {
-            out->status[j] = ng ? 2 : 1;
-            out->b[j] = ng ? first : NAN;
-            continue;
+        if (!k || !varies) {
+            out->status[j] = k ? 2 : 1;
+            out->b[j] = k ? first : NAN;
+            done[j] = 1;
         }
-        if (o->nfolds && ng < o->nfolds) { dt_seterr("neuron %d: %d recorded stimuli cannot be split into %d folds; use fewer folds", j, ng, o->nfolds); goto fail; }
-        /* the path, from the whole data of this neuron (as cv.glmnet) */
-        for (int i = 0; i < ng; i++) T[i] = i;
-        if (design_make(&d, X, p, rows, T, ng, o->standardize)) goto fail;
-        double ybar = 0;
-        for (int i = 0; i < ng; i++) ybar += Y[(size_t)rows[i] * m + j];
-        ybar /= ng;
-        for (int i = 0; i < ng; i++) yc[i] = Y[(size_t)rows[i] * m + j] - ybar;
-        double *path = out->path + (size_t)j * nl;
-        if (o->path) {
-            memcpy(path, o->path, (size_t)nl * sizeof(double));
-        } else {
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, p, ng, 1.0 / ng, d.Zt, ng, yc, 1, 0, g, 1);
-            double gmax = 0;
-            for (int c = 0; c < p; c++) gmax = fmax(gmax, fabs(g[c]));
-            double lmax = gmax / o->alpha, ratio = o->lmin_ratio > 0 ? o->lmin_ratio : (p > ng ? 0.01 : 1e-4);
-            for (int k = 0; k < nl; k++) path[k] = lmax * exp(log(ratio) * (nl > 1 ? (double)k / (nl - 1) : 0));
+    }
+    /* groups of neurons with the same recorded stimuli */
+    for (int j0 = 0; j0 < m; j0++) {
+        if (done[j0]) continue;
+        int ng = 0, mg = 0;
+        for (int i = 0; i < n; i++)
+            if (!isnan(Y[(size_t)i * m + j0])) rows[ng++] = i;
+        for (int j = j0; j < m; j++) {
+            if (done[j]) continue;
+            int same = 1;
+            for (int i = 0; i < n && same; i++) same = isnan(Y[(size_t)i * m + j]) == isnan(Y[(size_t)i * m + j0]);
+            if (same) { J[mg++] = j; done[j] = 1; }
         }
-        int best = nl - 1;
-        if (o->nfolds) {
-            design_free(&d);
-            ridge_folds(fold, ng, o->nfolds, o->seed);
-            for (int f = 0; f < o->nfolds; f++) {
-                int nt = 0, nv = 0;
-                for (int i = 0; i < ng; i++) {
-                    if (fold[i] != f) T[nt++] = i;
-                    else V[nv++] = i;
-                }
-                if (design_make(&d, X, p, rows, T, nt, o->standardize)) goto fail;
-                double yb = 0;
-                for (int i = 0; i < nt; i++) yb += Y[(size_t)rows[T[i]] * m + j];
-                yb /= nt;
-                for (int i = 0; i < nt; i++) yc[i] = Y[(size_t)rows[T[i]] * m + j] - yb;
-                free(Zv);
-                Zv = malloc((size_t)nv * p * sizeof(double));
-                double *yv = malloc((size_t)nv * sizeof(double));
-                if (!Zv || !yv) { free(yv); dt_seterr("out of memory in Lasso CV"); goto fail; }
-                for (int i = 0; i < nv; i++) {
-                    const float *x = X + (size_t)rows[V[i]] * p;
-                    for (int c = 0; c < p; c++) Zv[(size_t)i * p + c] = (x[c] - d.mu[c]) / d.sd[c];
-                    yv[i] = Y[(size_t)rows[V[i]] * m + j] - yb;
-                }
-                cv_ctx cx = {Zv, yv, nv, p, ferr + (size_t)f * nl};
-                int e = cd_path(&d, yc, path, nl, o->alpha, o->tol, o->maxit, w, r, g, strong, cv_cb, &cx);
-                free(yv);
-                design_free(&d);
-                if (e) goto fail;
-            }
-            /* CV curve: mean of fold MSEs and its standard error */
-            for (int k = 0; k < nl; k++) {
-                double s = 0, s2 = 0;
-                for (int f = 0; f < o->nfolds; f++) {
-                    int cnt = 0;
-                    for (int i = 0; i < ng; i++) cnt += fold[i] == f;
-                    double e = ferr[(size_t)f * nl + k] / cnt;
-                    s += e;
-                    s2 += e * e;
-                }
-                double mean = s / o->nfolds, var = (s2 / o->nfolds - mean * mean) * o->nfolds / (o->nfolds - 1);
-                out->cv[(size_t)j * nl + k] = mean;
-                out->cvse[(size_t)j * nl + k] = sqrt(var > 0 ? var : 0) / sqrt(o->nfolds);
-            }
-            best = 0;
-            for (int k = 1; k < nl; k++)
-                if (out->cv[(size_t)j * nl + k] < out->cv[(size_t)j * nl + best]) best = k;
-            if (o->one_se) {
-                double lim = out->cv[(size_t)j * nl + best] + out->cvse[(size_t)j * nl + best];
-                for (int k = 0; k < best; k++)
-                    if (out->cv[(size_t)j * nl + k] <= lim) { best = k; break; }
-            }
-            for (int i = 0; i < ng; i++) T[i] = i;
-            if (design_make(&d, X, p, rows, T, ng, o->standardize)) goto fail;
-            for (int i = 0; i < ng; i++) yc[i] = Y[(size_t)rows[i] * m + j] - ybar;
-        }
-        /* the final fit on every recorded stimulus, along the path to the
-         * chosen lambda (warm starts) */
-        double *wb = malloc((size_t)p * sizeof(double));
-        if (!wb) { dt_seterr("out of memory"); goto fail; }
-        keep_ctx kc = {o->nfolds ? NULL : out->wpath + (size_t)j * nl * p, p, best, wb};
-        int e = cd_path(&d, yc, path, o->nfolds ? best + 1 : nl, o->alpha, o->tol, o->maxit, w, r, g, strong, keep_cb, &kc);
-        if (e) { free(wb); goto fail; }
-        /* original feature space */
-        double b = ybar;
-        int nnz = 0;
-        for (int c = 0; c < p; c++) {
-            out->w[(size_t)j * p + c] = wb[c] / d.sd[c];
-            b -= d.mu[c] * out->w[(size_t)j * p + c];
-            nnz += wb[c] != 0;
-        }
-        out->b[j] = b;
-        out->nnz[j] = nnz;
-        out->lambda[j] = path[best];
-        if (!o->nfolds)
-            for (int k = 0; k < nl; k++) {
-                double *wk = out->wpath + ((size_t)j * nl + k) * p, bk = ybar;
-                for (int c = 0; c < p; c++) {
-                    wk[c] /= d.sd[c];
-                    bk -= d.mu[c] * wk[c];
-                }
-                out->bpath[(size_t)j * nl + k] = bk;
-            }
-        free(wb);
-        design_free(&d);
+        if (fit_group(X, p, Y, m, rows, ng, J, mg, o, out)) goto fail;
     }
     rc = 0;
 fail:
-    design_free(&d);
-    free(rows); free(T); free(V); free(fold); free(w); free(r); free(g); free(yc); free(ferr); free(Zv); free(strong);
+    free(rows);
+    free(J);
+    free(done);
     if (rc) lasso_fit_free(out);
     return rc;
 }

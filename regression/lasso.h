@@ -25,6 +25,7 @@ typedef struct {
     int one_se;            /* choose the largest lambda within one SE of the minimum */
     int standardize;       /* unit-variance features (training rows) */
     uint64_t seed;
+    int nthreads;          /* neurons are fitted in parallel (default 1) */
 } lasso_opts;
 
 void lasso_opts_default(lasso_opts *o);

@@ -66,6 +66,36 @@ rows = list(csv.DictReader(open(f"{t}/m.csv")))
 assert [x["neuron"] for x in rows] == ["0", "1", "2"] and abs(float(rows[0]["r_test"]) - g["r_test"][0]) < 1e-6
 print("fit: weights equal sklearn Ridge at the chosen lambdas; r_test", np.round(g["r_test"][...], 3))
 PY
+# Lasso and elastic net through the stage: at the chosen lambda the readout
+# attains scikit-learn's Lasso / ElasticNet objective (glmnet's objective;
+# with more features than stimuli the weights themselves can differ slightly
+# between solvers while the objective agrees)
+$DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --method lasso --nlambda 30 --tol 1e-12 -o $tmp/rl.h5 --seed 9 2>/dev/null
+$DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --method enet --alpha 0.5 --nlambda 30 --tol 1e-12 --rule 1se -o $tmp/re.h5 --seed 9 2>/dev/null
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, h5py, numpy as np
+from sklearn.linear_model import Lasso, ElasticNet
+t = sys.argv[1]
+F = h5py.File(f"{t}/f.h5")["features"]["cat"][...].reshape(200, -1).astype(np.float64)
+Y = np.load(f"{t}/resp.npy")
+for fn, name, mk in (("rl", "tiny:cat:lasso", lambda l: Lasso(alpha=l, tol=1e-12, max_iter=10**6)),
+                     ("re", "tiny:cat:enet", lambda l: ElasticNet(alpha=l, l1_ratio=0.5, tol=1e-12, max_iter=10**6))):
+    g = h5py.File(f"{t}/{fn}.h5")["models"][name]
+    test = g["test_stimuli"][...].astype(bool)
+    a = 1.0 if fn == "rl" else 0.5
+    worst = 0
+    for j in range(3):
+        lam = g["lambda"][j]
+        sk = mk(lam).fit(F[~test], Y[~test, j])
+        def obj(w, b):
+            r = Y[~test, j] - F[~test] @ w - b
+            return (r @ r) / (2 * r.size) + lam * (a * np.abs(w).sum() + (1 - a) / 2 * (w @ w))
+        ours, theirs = obj(g["weights"][j], g["intercepts"][j]), obj(sk.coef_, sk.intercept_)
+        worst = max(worst, abs(ours - theirs) / theirs)
+        assert ours <= theirs * (1 + 1e-6), (name, j, ours, theirs)
+        assert g["nonzero"][j] == np.count_nonzero(g["weights"][j])
+    print(f"fit {name}: objective at the chosen lambdas within {worst:.1e} of scikit-learn's; non-zero {list(g['nonzero'][...])}")
+PY
 $DT inspect $tmp/r.h5 | grep -q "model       tiny:cat:ridge: ridge on cat, 3 neurons x 320 features, 0 skipped"
 $DT inspect $tmp/r.h5 | grep -q "held-out r: median"
 # predict rebuilds image -> response: on the dataset and on image files it
@@ -128,8 +158,9 @@ set +e
 expect "features of another dataset" "computed from a different dataset" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f0.h5 --layer cat
 expect "layer not in the features" "no layer 'pool2'; this file has: cat,p2" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer pool2
 expect "fewer stimuli than folds" "cannot be split into 500 folds" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --folds 500
-expect "unsorted grid" "strictly increasing (value 2 is 1)" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --lambdas 10,1
-expect "non-positive grid" "positive and strictly increasing (value 1 is 0)" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --lambdas 0,1
+expect "unsorted grid" "strictly increasing for ridge (value 2 is 1)" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --lambdas 10,1
+expect "non-positive grid" "positive and strictly increasing for ridge (value 1 is 0)" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --lambdas 0,1
+expect "lasso grid increasing" "strictly decreasing for lasso (value 2 is 10)" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --method lasso --lambdas 1,10
 expect "not a features file" "not a deeptune features file" -- $DT fit -q -d $tmp/d.h5 -f $tmp/d.h5 --layer cat
 /usr/bin/python3 -c "
 import h5py, numpy as np, shutil; shutil.copy('$tmp/tiny.h5', '$tmp/tiny2.h5')

@@ -118,6 +118,28 @@ int main(void)
     printf("  CV: lambda %.4g (%d non-zero), one-SE lambda %.4g (%d non-zero)\n", a.lambda[0], a.nnz[0], b.lambda[0], b.nnz[0]);
     lasso_fit_free(&a);
     lasso_fit_free(&b);
+    /* neurons fitted on two threads give exactly the serial results */
+    {
+        double *Y3 = malloc((size_t)n * 3 * sizeof(double));
+        for (int i = 0; i < n; i++) {
+            Y3[i * 3] = ya.v[i];
+            Y3[i * 3 + 1] = 2 * ya.v[i] + X[(size_t)i * p] ;
+            Y3[i * 3 + 2] = -ya.v[i];
+        }
+        lasso_opts_default(&o);
+        o.nlambda = 20;
+        lasso_fit s1, s2;
+        CHECK(lasso_fit_cv(X, n, p, Y3, 3, &o, &s1) == 0, "%s", dt_lasterr());
+        o.nthreads = 2;
+        CHECK(lasso_fit_cv(X, n, p, Y3, 3, &o, &s2) == 0, "%s", dt_lasterr());
+        CHECK(!memcmp(s1.w, s2.w, (size_t)3 * p * sizeof(double)) && !memcmp(s1.cv, s2.cv, (size_t)3 * 20 * sizeof(double)) &&
+                  !memcmp(s1.lambda, s2.lambda, 3 * sizeof(double)),
+              "threaded Lasso differs from serial");
+        lasso_fit_free(&s1);
+        lasso_fit_free(&s2);
+        free(Y3);
+        o.nthreads = 1;
+    }
     /* bad options */
     double bad[2] = {0.1, 0.5};
     o.path = bad;
