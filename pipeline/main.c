@@ -15,7 +15,7 @@ static const struct {
     {"import", cmd_import, "stimuli + responses -> dataset.h5"},
     {"features", cmd_features, "dataset.h5 through a CNN -> features.h5"},
     {"classify", cmd_classify, "top-5 ImageNet classes of images (checks weights and preprocessing)"},
-    {"fit", cmd_fit, "dataset.h5 + features.h5 -> readouts.h5 (ridge, lambda by CV)"},
+    {"fit", cmd_fit, "dataset.h5 + features.h5 -> readouts.h5 (ridge, Lasso, elastic net; lambda by CV)"},
     {"predict", cmd_predict, "readouts.h5 + images -> predicted responses (CSV)"},
     {"inspect", cmd_inspect, "describe and validate deeptune files"},
 };
