@@ -6,6 +6,7 @@
  * discarded feature afterwards, so the result is the exact solution. */
 #include "lasso.h"
 #include "ridge.h"
+#include "groups.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -432,37 +433,17 @@ int lasso_fit_cv(const float *X, int n, int p, const double *Y, int m, const las
     }
     /* the coordinate descent calls small BLAS from worker threads */
     openblas_set_num_threads(1);
-    /* skip neurons without data or variance (as ridge) */
-    for (int j = 0; j < m; j++) {
-        int k = 0, varies = 0;
-        double first = NAN;
-        for (int i = 0; i < n; i++) {
-            double y = Y[(size_t)i * m + j];
-            if (isnan(y)) continue;
-            if (!k) first = y;
-            else if (y != first) varies = 1;
-            k++;
-        }
-        if (!k || !varies) {
-            out->status[j] = k ? 2 : 1;
-            out->b[j] = k ? first : NAN;
-            done[j] = 1;
-        }
-    }
-    /* groups of neurons with the same recorded stimuli */
-    for (int j0 = 0; j0 < m; j0++) {
-        if (done[j0]) continue;
-        int ng = 0, mg = 0;
-        for (int i = 0; i < n; i++)
-            if (!isnan(Y[(size_t)i * m + j0])) rows[ng++] = i;
-        for (int j = j0; j < m; j++) {
-            if (done[j]) continue;
-            int same = 1;
-            for (int i = 0; i < n && same; i++) same = isnan(Y[(size_t)i * m + j]) == isnan(Y[(size_t)i * m + j0]);
-            if (same) { J[mg++] = j; done[j] = 1; }
-        }
+    /* neurons without data or variance are not fitted; the others in groups
+     * sharing their recorded stimuli */
+    double *value = malloc((size_t)m * sizeof(double));
+    if (!value) { dt_seterr("out of memory"); goto fail; }
+    readout_status(Y, n, m, out->status, value, done);
+    for (int j = 0; j < m; j++)
+        if (out->status[j] == READOUT_CONSTANT || out->status[j] == READOUT_NO_DATA) out->b[j] = value[j];
+    free(value);
+    int ng, mg;
+    while (readout_next_group(Y, n, m, done, rows, &ng, J, &mg))
         if (fit_group(X, p, Y, m, rows, ng, J, mg, o, out)) goto fail;
-    }
     rc = 0;
 fail:
     free(rows);

@@ -11,6 +11,7 @@
  * plus 1/n (Golub, Heath & Wahba 1979; Hastie, Tibshirani & Friedman, ESL
  * 2nd ed., eq. 7.52). */
 #include "ridge.h"
+#include "groups.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -485,36 +486,17 @@ int ridge_fit_cv(const float *X, int n, int p, const double *Y, int m, const rid
         dt_seterr("out of memory for %d neurons x %d features", m, p);
         goto fail;
     }
-    /* skip neurons without data or without variance */
-    for (int j = 0; j < m; j++) {
-        int k = 0;
-        double first = NAN, mean = 0;
-        int varies = 0;
-        for (int i = 0; i < n; i++) {
-            double y = Y[(size_t)i * m + j];
-            if (isnan(y)) continue;
-            if (!k) first = y;
-            else if (y != first) varies = 1;
-            mean += y;
-            k++;
-        }
-        if (k == 0) { out->status[j] = RIDGE_NO_DATA; done[j] = 1; }
-        else if (!varies) { out->status[j] = RIDGE_CONSTANT; out->b[j] = mean / k; done[j] = 1; }
-    }
-    /* groups of neurons with the same recorded stimuli */
-    for (int j0 = 0; j0 < m; j0++) {
-        if (done[j0]) continue;
-        int ng = 0, mg = 0;
-        for (int i = 0; i < n; i++)
-            if (!isnan(Y[(size_t)i * m + j0])) rows[ng++] = i;
-        for (int j = j0; j < m; j++) {
-            if (done[j]) continue;
-            int same = 1;
-            for (int i = 0; i < n && same; i++) same = isnan(Y[(size_t)i * m + j]) == isnan(Y[(size_t)i * m + j0]);
-            if (same) { J[mg++] = j; done[j] = 1; }
-        }
+    /* neurons without data or variance are not fitted; the others in groups
+     * sharing their recorded stimuli */
+    double *value = malloc((size_t)m * sizeof(double));
+    if (!value) { dt_seterr("out of memory"); goto fail; }
+    readout_status(Y, n, m, out->status, value, done);
+    for (int j = 0; j < m; j++)
+        if (out->status[j] == READOUT_CONSTANT || out->status[j] == READOUT_NO_DATA) out->b[j] = value[j];
+    free(value);
+    int ng, mg;
+    while (readout_next_group(Y, n, m, done, rows, &ng, J, &mg))
         if (fit_group(X, p, Y, m, rows, ng, J, mg, o, out)) goto fail;
-    }
     rc = 0;
 fail:
     free(rows);

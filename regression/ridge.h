@@ -30,6 +30,7 @@ typedef struct {
 
 void ridge_opts_default(ridge_opts *o);
 
+/* the statuses of groups.h */
 enum { RIDGE_OK = 0, RIDGE_NO_DATA = 1, RIDGE_CONSTANT = 2 };
 
 typedef struct {
