@@ -7,8 +7,8 @@
 enum { READOUT_OK = 0, READOUT_NO_DATA = 1, READOUT_CONSTANT = 2 };
 
 /* For each neuron of Y (n, m; NaN = not recorded): status[j] (READOUT_*),
- * value[j] = the mean of its responses (the fit of a constant neuron; NaN
- * without data), done[j] = 1 for neurons that need no fit. */
+ * value[j] = the mean of its responses (the intercept of a constant
+ * neuron; NaN without data), done[j] = 1 for neurons that need no fit. */
 void readout_status(const double *Y, int n, int m, int *status, double *value, char *done);
 
 /* The next group of neurons not yet done that are recorded on the same

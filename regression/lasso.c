@@ -284,15 +284,13 @@ static int fit_group(const float *X, int p, const double *Y, int m, const int *r
     int *T = malloc((size_t)ng * sizeof(int)), *V = malloc((size_t)ng * sizeof(int)), *fold = malloc((size_t)ng * sizeof(int));
     int *best = calloc((size_t)mg, sizeof(int));
     double *Yc = malloc((size_t)ng * mg * sizeof(double)), *G = malloc((size_t)p * mg * sizeof(double));
-    double *ybar = malloc((size_t)mg * sizeof(double)), *w = malloc((size_t)p * sizeof(double)), *r = malloc((size_t)ng * sizeof(double));
-    double *g = malloc((size_t)p * sizeof(double)), *yc = malloc((size_t)ng * sizeof(double)), *yv = malloc((size_t)ng * sizeof(double));
-    double *ferr = calloc((size_t)(K > 0 ? K : 1) * mg * nl, sizeof(double)), *Zv = NULL, *wb = malloc((size_t)p * sizeof(double));
-    char *strong = malloc((size_t)p);
+    double *ybar = malloc((size_t)mg * sizeof(double));
+    double *ferr = calloc((size_t)(K > 0 ? K : 1) * mg * nl, sizeof(double)), *Zv = NULL;
     design d = {0};
     int nth = o->nthreads > 1 ? o->nthreads : 1;
     if (nth > mg) nth = mg;
     workspace *ws = calloc((size_t)nth, sizeof *ws);
-    if (!T || !V || !fold || !best || !Yc || !G || !ybar || !w || !r || !g || !yc || !yv || !ferr || !wb || !strong || !ws) {
+    if (!T || !V || !fold || !best || !Yc || !G || !ybar || !ferr || !ws) {
         dt_seterr("out of memory for the Lasso");
         goto done;
     }
@@ -391,8 +389,8 @@ static int fit_group(const float *X, int p, const double *Y, int m, const int *r
     rc = 0;
 done:
     design_free(&d);
-    free(T); free(V); free(fold); free(best); free(Yc); free(G); free(ybar); free(w); free(r); free(g); free(yc); free(yv);
-    free(ferr); free(Zv); free(wb); free(strong);
+    free(T); free(V); free(fold); free(best); free(Yc); free(G); free(ybar);
+    free(ferr); free(Zv);
     for (int t = 0; ws && t < nth; t++) {
         free(ws[t].w); free(ws[t].g); free(ws[t].wb); free(ws[t].r); free(ws[t].yc); free(ws[t].yv); free(ws[t].strong);
     }
@@ -435,12 +433,7 @@ int lasso_fit_cv(const float *X, int n, int p, const double *Y, int m, const las
     openblas_set_num_threads(1);
     /* neurons without data or variance are not fitted; the others in groups
      * sharing their recorded stimuli */
-    double *value = malloc((size_t)m * sizeof(double));
-    if (!value) { dt_seterr("out of memory"); goto fail; }
-    readout_status(Y, n, m, out->status, value, done);
-    for (int j = 0; j < m; j++)
-        if (out->status[j] == READOUT_CONSTANT || out->status[j] == READOUT_NO_DATA) out->b[j] = value[j];
-    free(value);
+    readout_status(Y, n, m, out->status, out->b, done); /* fitted neurons' b is overwritten */
     int ng, mg;
     while (readout_next_group(Y, n, m, done, rows, &ng, J, &mg))
         if (fit_group(X, p, Y, m, rows, ng, J, mg, o, out)) goto fail;

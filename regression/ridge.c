@@ -488,12 +488,7 @@ int ridge_fit_cv(const float *X, int n, int p, const double *Y, int m, const rid
     }
     /* neurons without data or variance are not fitted; the others in groups
      * sharing their recorded stimuli */
-    double *value = malloc((size_t)m * sizeof(double));
-    if (!value) { dt_seterr("out of memory"); goto fail; }
-    readout_status(Y, n, m, out->status, value, done);
-    for (int j = 0; j < m; j++)
-        if (out->status[j] == READOUT_CONSTANT || out->status[j] == READOUT_NO_DATA) out->b[j] = value[j];
-    free(value);
+    readout_status(Y, n, m, out->status, out->b, done); /* fitted neurons' b is overwritten */
     int ng, mg;
     while (readout_next_group(Y, n, m, done, rows, &ng, J, &mg))
         if (fit_group(X, p, Y, m, rows, ng, J, mg, o, out)) goto fail;
