@@ -49,7 +49,7 @@ OPT       := -O3 -g
 endif
 # -fno-math-errno and -fno-trapping-math let sqrt and compare-and-select
 # loops vectorise; they change no result (we neither read errno nor trap).
-CFLAGS    ?= -std=c11 $(OPT) -fno-math-errno -fno-trapping-math -Wall -Wextra
+CFLAGS    ?= -std=c11 $(OPT) -fno-math-errno -fno-trapping-math -fopenmp-simd -Wall -Wextra
 CPPFLAGS  += -D_POSIX_C_SOURCE=200809L -DDEEPTUNE_VERSION='"$(VERSION)"' -Ipipeline -Imodels -Iregression $(PKG_CFLAGS)
 LDLIBS    += $(PKG_LIBS) -lpthread -lm
 ifdef SANITIZE

@@ -280,6 +280,37 @@ done:
     return rc;
 }
 
+int h5_read_rows(hid_t loc, const char *name, hid_t mem_type, hsize_t row, hsize_t nrows, void *out)
+{
+    int rc = -1;
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT), fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+    if (ds < 0) return dt_seterr("dataset '%s' is missing", name);
+    fs = H5Dget_space(ds);
+    hsize_t dims[8], start[8] = {0}, count[8];
+    int rank = H5Sget_simple_extent_dims(fs, dims, NULL);
+    if (rank < 1 || rank > 8 || row + nrows > dims[0]) goto done;
+    for (int i = 0; i < rank; i++) count[i] = dims[i];
+    start[0] = row;
+    count[0] = nrows;
+    if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0) goto done;
+    ms = H5Screate_simple(rank, count, NULL);
+    if (H5Dread(ds, mem_type, ms, fs, H5P_DEFAULT, out) < 0) goto done;
+    rc = 0;
+done:
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    H5Dclose(ds);
+    if (rc) dt_seterr("cannot read rows %llu..%llu of '%s'", (unsigned long long)row, (unsigned long long)(row + nrows), name);
+    return rc;
+}
+
+hid_t h5_open_rw(const char *path)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) dt_seterr("%s: cannot open for writing as HDF5", path);
+    return f;
+}
+
 int h5_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int rank, const hsize_t *dims,
              const void *data, int compress)
 {

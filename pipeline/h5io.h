@@ -55,6 +55,9 @@ int h5_exists(hid_t loc, const char *path);
 int h5_shape(hid_t loc, const char *name, int *rank, hsize_t dims[4], H5T_class_t *cls, size_t *size);
 /* Read a whole dataset converting to mem_type; caller provides memory. */
 int h5_read(hid_t loc, const char *name, hid_t mem_type, void *out);
+/* rows [row, row + nrows) along the first dimension */
+int h5_read_rows(hid_t loc, const char *name, hid_t mem_type, hsize_t row, hsize_t nrows, void *out);
+hid_t h5_open_rw(const char *path);
 
 /* Comma-separated list of the datasets in a file (for error messages);
  * caller frees. */

@@ -44,10 +44,10 @@ typedef struct {
     const float *px;       /* (n, h, w, c) this round's images, 0..255 */
     const int *iw, *ih, *ic; /* per image size (files may differ) */
     const size_t *off;     /* per image offset into px */
-    const double *W, *b;   /* (m, P), (m) */
-    int m;
-    size_t P;
-    double *pred;          /* (n, m) */
+    const double *W;       /* (m, nlags * P) */
+    int m, nlags;
+    size_t P;              /* units of the layer */
+    double *part;          /* (n, nlags, m): lag block l of the readout applied to image i */
 } pctx;
 
 static int prepare(void *ctx, size_t i, float *input, int K, int k)
@@ -62,16 +62,17 @@ static void collect(void *ctx, size_t i, const dt_state *st, int k)
     const dt_layer *l = &x->net->L[x->layer];
     size_t hw = (size_t)l->h * l->w;
     const float *a = st->out[x->layer];
-    for (int j = 0; j < x->m; j++) {
-        const double *w = x->W + (size_t)j * x->P;
-        double s = x->b[j];
-        for (int c = 0; c < l->c; c++) {
-            const float *ac = a + ((size_t)c * st->K + k) * hw;
-            const double *wc = w + (size_t)c * hw;
-            for (size_t q = 0; q < hw; q++) s += wc[q] * ac[q];
+    for (int lg = 0; lg < x->nlags; lg++)
+        for (int j = 0; j < x->m; j++) {
+            const double *w = x->W + (size_t)j * x->nlags * x->P + (size_t)lg * x->P;
+            double s = 0;
+            for (int c = 0; c < l->c; c++) {
+                const float *ac = a + ((size_t)c * st->K + k) * hw;
+                const double *wc = w + (size_t)c * hw;
+                for (size_t q = 0; q < hw; q++) s += wc[q] * ac[q];
+            }
+            x->part[(i * x->nlags + lg) * x->m + j] = s;
         }
-        x->pred[i * x->m + j] = s;
-    }
 }
 
 int cmd_predict(int argc, char **argv)
@@ -110,7 +111,7 @@ int cmd_predict(int argc, char **argv)
     hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
     char *models = NULL, *wpath = NULL, *wsha = NULL, *spec = NULL, *layer = NULL, **ids = NULL, **names = NULL;
     size_t nids = 0, n = 0;
-    double *W = NULL, *b = NULL, *pred = NULL;
+    double *W = NULL, *b = NULL, *pred = NULL, *part = NULL;
     float *px = NULL;
     int *iw = NULL, *ih = NULL, *ic = NULL;
     size_t *off = NULL;
@@ -134,9 +135,7 @@ int cmd_predict(int argc, char **argv)
         if (!ok) { dt_seterr("%s: not a deeptune readouts file; make one with deeptune fit", readouts); goto done; }
     }
     models = h5_attr_get_str(f, "models");
-    wpath = h5_attr_get_str(f, "weights");
-    wsha = h5_attr_get_str(f, "weights_sha256");
-    if (!models || !wpath || !wsha) { dt_preerr("%s", readouts); goto done; }
+    if (!models) { dt_preerr("%s", readouts); goto done; }
     if (!model) {
         char *comma = strchr(models, ',');
         if (comma) *comma = 0;
@@ -148,7 +147,21 @@ int cmd_predict(int argc, char **argv)
     g = H5Gopen2(f, gname, H5P_DEFAULT);
     spec = h5_attr_get_str(g, "network_spec");
     layer = h5_attr_get_str(g, "layer");
-    if (!spec || !layer) { dt_preerr("%s: model %s", readouts, model); goto done; }
+    /* the weight file: recorded per model (older files: at the root) */
+    hid_t wl = h5_has_attr(g, "weights_sha256") ? g : f;
+    wpath = h5_attr_get_str(wl, "weights");
+    wsha = h5_attr_get_str(wl, "weights_sha256");
+    if (!spec || !layer || !wpath || !wsha) { dt_preerr("%s: model %s", readouts, model); goto done; }
+    double lagv[64];
+    size_t nlags = 1;
+    lagv[0] = 0;
+    if (h5_has_attr(g, "lags") && h5_attr_get_f64v(g, "lags", 64, lagv, &nlags)) { dt_preerr("%s: model %s", readouts, model); goto done; }
+    int maxlag = (int)lagv[nlags - 1];
+    if (maxlag && !dataset) {
+        dt_seterr("%s: model %s uses time lags up to %d stimuli; predict it on a dataset in presentation order with -d", readouts,
+                  model, maxlag);
+        goto done;
+    }
     const char *weights = cnn.weights ? cnn.weights : wpath;
     char hex[65];
     if (dt_sha256_file(weights, hex)) goto done;
@@ -173,8 +186,12 @@ int cmd_predict(int argc, char **argv)
     if (h5_shape(g, "weights", &rank, wd, NULL, NULL) || rank != 2) { dt_preerr("%s: model %s", readouts, model); goto done; }
     const dt_layer *l = &net.L[t];
     size_t P = (size_t)l->c * l->h * l->w, m = wd[0];
-    if (wd[1] != P) { dt_seterr("%s: model %s has %llu weights per neuron, layer %s has %zu units", readouts, model, (unsigned long long)wd[1], layer, P); goto done; }
-    W = dt_malloc(m * P * sizeof(double));
+    if (wd[1] != P * nlags) {
+        dt_seterr("%s: model %s has %llu weights per neuron, layer %s has %zu units x %zu lags", readouts, model,
+                  (unsigned long long)wd[1], layer, P, nlags);
+        goto done;
+    }
+    W = dt_malloc(m * P * nlags * sizeof(double));
     b = dt_malloc(m * sizeof(double));
     if (!W || !b || h5_read(g, "weights", H5T_NATIVE_DOUBLE, W) || h5_read(g, "intercepts", H5T_NATIVE_DOUBLE, b)) { dt_preerr("%s", readouts); goto done; }
     if (h5_exists(f, "neuron_ids")) ids = h5_read_strings(f, "neuron_ids", &nids);
@@ -231,15 +248,27 @@ int cmd_predict(int argc, char **argv)
         }
     }
     pred = dt_malloc(n * m * sizeof(double));
-    if (!pred) goto done;
+    part = dt_malloc(n * nlags * m * sizeof(double));
+    if (!pred || !part) goto done;
     uint8_t *need = dt_calloc((size_t)net.n, 1);
     if (!need) goto done;
     net_ancestors(&net, t, need);
     int e = runner_init(&run, &net, need, cnn_threads(&cnn), 4);
     free(need);
     if (e) goto done;
-    pctx x = {&net, &pp, geom, t, px, iw, ih, ic, off, W, b, (int)m, P, pred};
+    pctx x = {&net, &pp, geom, t, px, iw, ih, ic, off, W, (int)m, (int)nlags, P, part};
     if (runner_forward(&run, n, prepare, collect, &x)) goto done;
+    /* response to image i: the intercept plus lag block l applied to the
+     * image shown lag_l before (none for the first max-lag images) */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < m; j++) {
+            double s = b[j];
+            for (size_t lg = 0; lg < nlags; lg++) {
+                size_t lag = (size_t)lagv[lg];
+                s = i < lag ? NAN : s + part[((i - lag) * nlags + lg) * m + j];
+            }
+            pred[i * m + j] = s;
+        }
     cf = fopen(out.tmp, "w");
     if (!cf) { dt_seterr("%s: cannot write", csv); goto done; }
     fprintf(cf, "image,model,neuron,predicted\n");
@@ -267,6 +296,6 @@ done:
     dt_strv_free(ids, nids);
     dt_strv_free(names, n);
     free(models); free(wpath); free(wsha); free(spec); free(layer);
-    free(W); free(b); free(pred); free(px); free(iw); free(ih); free(ic); free(off);
+    free(W); free(b); free(pred); free(part); free(px); free(iw); free(ih); free(ic); free(off);
     return rc;
 }

@@ -1,16 +1,31 @@
 /* lasso.c — see lasso.h.  Coordinate descent: Friedman, Hastie & Tibshirani
  * (2010), "Regularization paths for generalized linear models via coordinate
- * descent", J. Stat. Softw. 33(1), eqs. 5 and 8 (covariance-free updates on
- * the residual).  Screening: the sequential strong rule of Tibshirani et al.
- * (2012), JRSS-B 74(2), eq. 7, with the KKT conditions checked on every
- * discarded feature afterwards, so the result is the exact solution. */
+ * descent", J. Stat. Softw. 33(1), eqs. 5 and 8 (updates on the residual),
+ * with glmnet's active-set iterations.  Screening: the sequential strong
+ * rule of Tibshirani et al. (2012), JRSS-B 74(2), eq. 7, with the KKT
+ * conditions checked on every discarded feature afterwards, so the result is
+ * the exact solution.
+ *
+ * All neurons of a group walk their paths in lockstep: after each lambda the
+ * gradients X^T r of every feature for every neuron come from one float
+ * GEMM (BLAS-3 instead of one BLAS-2 pass per neuron), and serve both the KKT
+ * check at this lambda and the strong rule at the next.  A feature the float
+ * gradient puts within 5% of the threshold is re-checked in double, so the
+ * GEMM's rounding cannot hide a violation.  The coordinate descent itself
+ * runs neuron by neuron on threads.
+ *
+ * A fit is described by observation weights over the group's stimuli: 0/1
+ * for a cross-validation fold (the held-out rows keep a residual, for the
+ * validation error, but weigh nothing), counts for a bootstrap resample. */
 #include "lasso.h"
-#include "ridge.h"
 #include "groups.h"
+#include "ridge.h"
 #include "util.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,323 +48,471 @@ void lasso_fit_free(lasso_fit *f)
     memset(f, 0, sizeof *f);
 }
 
-/* Standardised training design in column-major order: Zt[j*nt + i]. */
+/* The group's features X (p, ng), feature-major, with observation weights
+ * om (ng; NULL = all 1) and the weighted statistics. */
 typedef struct {
-    int nt, p;
-    double *Zt, *v, *mu, *sd;   /* (p, nt), (p) column mean squares, (p), (p) */
+    const float *X;
+    int p, ng;
+    const double *om;
+    double nt;              /* sum of the weights */
+    double *mu, *sd, *v;    /* (p): mean, scale, weighted mean square of z */
 } design;
 
 static void design_free(design *d)
 {
-    free(d->Zt); free(d->v); free(d->mu); free(d->sd);
+    free(d->mu); free(d->sd); free(d->v);
     memset(d, 0, sizeof *d);
 }
 
-static int design_make(design *d, const float *X, int p, const int *rows, const int *T, int nt, int standardize)
+static int design_make(design *d, const float *X, int p, int ng, const double *om, int standardize)
 {
     memset(d, 0, sizeof *d);
-    d->nt = nt;
+    d->X = X;
     d->p = p;
-    d->Zt = malloc((size_t)p * nt * sizeof(double));
-    d->v = malloc((size_t)p * sizeof(double));
-    d->mu = calloc((size_t)p, sizeof(double));
+    d->ng = ng;
+    d->om = om;
+    d->mu = malloc((size_t)p * sizeof(double));
     d->sd = malloc((size_t)p * sizeof(double));
-    if (!d->Zt || !d->v || !d->mu || !d->sd) { design_free(d); return dt_seterr("out of memory for the Lasso design (%d x %d)", nt, p); }
-    for (int i = 0; i < nt; i++) {
-        const float *x = X + (size_t)rows[T[i]] * p;
-        for (int j = 0; j < p; j++) d->mu[j] += x[j];
-    }
-    for (int j = 0; j < p; j++) d->mu[j] /= nt;
-    for (int j = 0; j < p; j++) {
-        double ss = 0;
-        for (int i = 0; i < nt; i++) {
-            double z = X[(size_t)rows[T[i]] * p + j] - d->mu[j];
-            d->Zt[(size_t)j * nt + i] = z;
-            ss += z * z;
-        }
-        double sd = sqrt(ss / nt);
-        d->sd[j] = standardize && sd > 0 ? sd : 1;
-        double v = 0;
-        for (int i = 0; i < nt; i++) {
-            double *z = &d->Zt[(size_t)j * nt + i];
-            *z /= d->sd[j];
-            v += *z * *z;
-        }
-        d->v[j] = v / nt;
+    d->v = malloc((size_t)p * sizeof(double));
+    if (!d->mu || !d->sd || !d->v) { design_free(d); return dt_seterr("out of memory for the Lasso design (%d features)", p); }
+    double nt = 0;
+    for (int i = 0; i < ng; i++) nt += om ? om[i] : 1;
+    d->nt = nt;
+    for (int c = 0; c < p; c++) {
+        const float *x = X + (size_t)c * ng;
+        double s = 0, ss = 0;
+        for (int i = 0; i < ng; i++) s += (om ? om[i] : 1) * x[i];
+        double mu = s / nt;
+        for (int i = 0; i < ng; i++) ss += (om ? om[i] : 1) * (x[i] - mu) * (x[i] - mu);
+        double var = ss / nt, sd = standardize && var > 0 ? sqrt(var) : 1;
+        d->mu[c] = mu;
+        d->sd[c] = sd;
+        d->v[c] = var / (sd * sd);
     }
     return 0;
+}
+
+/* sum_i om_i (x_i - mu) e_i */
+static double wdot(const float *restrict x, const double *restrict om, const double *restrict e, int n, double mu)
+{
+    double s = 0;
+    if (om) {
+#pragma omp simd reduction(+ : s)
+        for (int i = 0; i < n; i++) s += om[i] * (x[i] - mu) * e[i];
+    } else {
+#pragma omp simd reduction(+ : s)
+        for (int i = 0; i < n; i++) s += (x[i] - mu) * e[i];
+    }
+    return s;
+}
+
+/* e -= a (x - mu) */
+static void waxpy(double *restrict e, const float *restrict x, int n, double a, double mu)
+{
+#pragma omp simd
+    for (int i = 0; i < n; i++) e[i] -= a * (x[i] - mu);
 }
 
 static double soft(double z, double g) { return z > g ? z - g : z < -g ? z + g : 0; }
 
-/* Path of one neuron on a design: yc (nt) centred responses; for each lambda
- * calls back with the weights (standardised coordinates).  w, r, g, strong
- * are caller workspaces of sizes p, nt, p, p. */
-typedef void (*path_cb)(void *ctx, int k, const double *w);
-
-static int cd_path(const design *d, const double *yc, const double *path, int nl, double alpha, double tol, int maxit,
-                   double *w, double *r, double *g, char *strong, path_cb cb, void *ctx)
+/* The exact gradient of feature c: (1/nt) sum om (x - mu)/sd e. */
+static double grad_exact(const design *d, int c, const double *e)
 {
-    int p = d->p, nt = d->nt;
-    double vy = 0;
-    for (int i = 0; i < nt; i++) vy += yc[i] * yc[i];
-    vy /= nt;
-    if (vy <= 0) vy = 1;
-    memset(w, 0, (size_t)p * sizeof(double));
-    memcpy(r, yc, (size_t)nt * sizeof(double));
-    /* g = Z^T r / n */
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, p, nt, 1.0 / nt, d->Zt, nt, r, 1, 0, g, 1);
-    double gmax = 0;
-    for (int j = 0; j < p; j++) gmax = fmax(gmax, fabs(g[j]));
-    double lprev = alpha > 0 ? gmax / alpha : path[0];
-    for (int k = 0; k < nl; k++) {
-        double lam = path[k], la = lam * alpha, l2 = lam * (1 - alpha);
-        /* sequential strong rule (with the current gradient) */
-        for (int j = 0; j < p; j++) strong[j] = w[j] != 0 || fabs(g[j]) >= alpha * (2 * lam - lprev);
-        for (;;) {
-            int sweeps = 0;
-            double maxd;
-            do {
-                maxd = 0;
-                for (int j = 0; j < p; j++) {
-                    if (!strong[j]) continue;
-                    /* plain loops: BLAS level 1 on a few hundred elements costs
-                     * more in threading than it computes */
-                    const double *restrict z = d->Zt + (size_t)j * nt;
-                    double dot = 0;
-                    for (int i = 0; i < nt; i++) dot += z[i] * r[i];
-                    double gj = dot / nt + d->v[j] * w[j];
-                    double wn = soft(gj, la) / (d->v[j] + l2);
-                    double dw = wn - w[j];
-                    if (dw != 0) {
-                        for (int i = 0; i < nt; i++) r[i] -= dw * z[i];
-                        w[j] = wn;
-                        maxd = fmax(maxd, d->v[j] * dw * dw);
-                    }
-                }
-                if (++sweeps > maxit) return dt_seterr("Lasso did not converge in %d sweeps at lambda %g; raise --maxit", maxit, lam);
-            } while (maxd > tol * vy);
-            /* KKT on the features the strong rule set aside */
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, p, nt, 1.0 / nt, d->Zt, nt, r, 1, 0, g, 1);
-            int added = 0;
-            for (int j = 0; j < p; j++)
-                if (!strong[j] && fabs(g[j]) > la) { strong[j] = 1; added++; }
-            if (!added) break;
+    return wdot(d->X + (size_t)c * d->ng, d->om, e, d->ng, d->mu[c]) / (d->nt * d->sd[c]);
+}
+
+/* One neuron along its path. */
+typedef struct {
+    double *w;        /* (p) standardised coordinates */
+    double *e;        /* (ng) residual y - ybar - z^T w on every row */
+    char *strong;     /* (p) */
+    int *list, *act;  /* strong and active features */
+    int nlist;
+    double vy, lmax, ybar;
+    int dirty;
+} neuron;
+
+typedef struct {
+    const design *d;
+    int mg, nl, k;
+    const double *paths;    /* (mg, nl) */
+    const int *stop;        /* (mg): last index to fit */
+    double alpha, tol;
+    int maxit, nthreads;
+    neuron *ns;
+    double *G;              /* (p, mg) gradients at the current solutions */
+    float *R, *Gp;          /* (ng, mg), (p, mg) GEMM operands */
+    int *pend, npend;
+    void (*cb)(void *ctx, int j, int k, const neuron *s, const design *d);
+    void *ctx;
+    atomic_int next;
+    atomic_int failed;
+    char err[256];
+} engine;
+
+/* Coordinate descent on the strong set at lambda (active-set iterations as
+ * glmnet: after a sweep over the strong set, sweep the non-zero features
+ * until they settle, then sweep the strong set again).  Converged when a
+ * sweep over the strong set changes no objective term by more than
+ * tol * var(y). */
+static int descend(const design *d, neuron *s, double lam, double alpha, double tol, int maxit)
+{
+    double la = lam * alpha, l2 = lam * (1 - alpha), lim = tol * s->vy;
+    int ng = d->ng, sweeps = 0;
+    for (;;) {
+        double maxd = 0;
+        int nact = 0;
+        for (int q = 0; q < s->nlist; q++) {
+            int c = s->list[q];
+            double v = d->v[c];
+            if (v <= 0) continue;
+            const float *x = d->X + (size_t)c * ng;
+            double g = wdot(x, d->om, s->e, ng, d->mu[c]) / (d->nt * d->sd[c]);
+            double wn = soft(g + v * s->w[c], la) / (v + l2), dw = wn - s->w[c];
+            if (dw != 0) {
+                waxpy(s->e, x, ng, dw / d->sd[c], d->mu[c]);
+                s->w[c] = wn;
+                maxd = fmax(maxd, v * dw * dw);
+            }
+            if (wn != 0) s->act[nact++] = c;
         }
-        if (cb) cb(ctx, k, w);
-        lprev = lam;
+        if (++sweeps > maxit) return dt_seterr("Lasso did not converge in %d sweeps at lambda %g; raise --maxit", maxit, lam);
+        if (maxd <= lim) return 0;
+        for (;;) {
+            double m2 = 0;
+            for (int q = 0; q < nact; q++) {
+                int c = s->act[q];
+                double v = d->v[c];
+                const float *x = d->X + (size_t)c * ng;
+                double g = wdot(x, d->om, s->e, ng, d->mu[c]) / (d->nt * d->sd[c]);
+                double wn = soft(g + v * s->w[c], la) / (v + l2), dw = wn - s->w[c];
+                if (dw != 0) {
+                    waxpy(s->e, x, ng, dw / d->sd[c], d->mu[c]);
+                    s->w[c] = wn;
+                    m2 = fmax(m2, v * dw * dw);
+                }
+            }
+            if (++sweeps > maxit) return dt_seterr("Lasso did not converge in %d sweeps at lambda %g; raise --maxit", maxit, lam);
+            if (m2 <= lim) break;
+        }
+    }
+}
+
+static double path_at(const engine *q, int j, int k) { return q->paths[(size_t)j * q->nl + k]; }
+
+/* Threads: strong sets and descent at index k for every neuron still on
+ * its path. */
+static void work_descend(void *ctx, int t)
+{
+    (void)t;
+    engine *q = ctx;
+    const design *d = q->d;
+    int j, k = q->k;
+    while ((j = atomic_fetch_add(&q->next, 1)) < q->mg) {
+        if (k > q->stop[j] || atomic_load(&q->failed)) continue;
+        neuron *s = &q->ns[j];
+        double lam = path_at(q, j, k), lprev = k ? path_at(q, j, k - 1) : s->lmax;
+        double thr = q->alpha * (2 * lam - lprev);
+        s->nlist = 0;
+        for (int c = 0; c < d->p; c++) {
+            s->strong[c] = s->w[c] != 0 || fabs(q->G[(size_t)c * q->mg + j]) >= thr;
+            if (s->strong[c]) s->list[s->nlist++] = c;
+        }
+        if (descend(d, s, lam, q->alpha, q->tol, q->maxit)) {
+            if (!atomic_exchange(&q->failed, 1)) snprintf(q->err, sizeof q->err, "%s", dt_lasterr());
+        }
+    }
+}
+
+/* Threads: gradients of the pending neurons from the GEMM, then the KKT
+ * check at index k (k < 0: gradients only). */
+static void work_kkt(void *ctx, int t)
+{
+    (void)t;
+    engine *q = ctx;
+    const design *d = q->d;
+    int i, p = d->p, np = q->npend, k = q->k;
+    while ((i = atomic_fetch_add(&q->next, 1)) < np) {
+        int j = q->pend[i];
+        neuron *s = &q->ns[j];
+        double S = 0;
+        for (int r = 0; r < d->ng; r++) S += q->R[(size_t)r * np + i];
+        for (int c = 0; c < p; c++)
+            q->G[(size_t)c * q->mg + j] = ((double)q->Gp[(size_t)c * np + i] - d->mu[c] * S) / (d->nt * d->sd[c]);
+        s->dirty = 0;
+        if (k < 0 || atomic_load(&q->failed)) continue;
+        double la = path_at(q, j, k) * q->alpha, near = la * 0.95;
+        int added = 0;
+        for (int c = 0; c < p; c++) {
+            if (s->strong[c] || d->v[c] <= 0 || fabs(q->G[(size_t)c * q->mg + j]) <= near) continue;
+            double g = grad_exact(d, c, s->e);
+            q->G[(size_t)c * q->mg + j] = g;
+            if (fabs(g) > la) {
+                s->strong[c] = 1;
+                s->list[s->nlist++] = c;
+                added++;
+            }
+        }
+        if (added) {
+            s->dirty = 1;
+            if (descend(d, s, path_at(q, j, k), q->alpha, q->tol, q->maxit) && !atomic_exchange(&q->failed, 1))
+                snprintf(q->err, sizeof q->err, "%s", dt_lasterr());
+        }
+    }
+}
+
+static void work_cb(void *ctx, int t)
+{
+    (void)t;
+    engine *q = ctx;
+    int j;
+    while ((j = atomic_fetch_add(&q->next, 1)) < q->mg)
+        if (q->k <= q->stop[j]) q->cb(q->ctx, j, q->k, &q->ns[j], q->d);
+}
+
+/* Gradients of the pending neurons by one GEMM, then work_kkt. */
+static void gradients(engine *q)
+{
+    const design *d = q->d;
+    int np = q->npend, ng = d->ng;
+    for (int r = 0; r < ng; r++) {
+        double w = d->om ? d->om[r] : 1;
+        for (int i = 0; i < np; i++) q->R[(size_t)r * np + i] = (float)(w * q->ns[q->pend[i]].e[r]);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->p, np, ng, 1, d->X, ng, q->R, np, 0, q->Gp, np);
+    atomic_store(&q->next, 0);
+    dt_parallel(q->nthreads, work_kkt, q);
+}
+
+/* Walk every neuron from w = 0 along its path to index stop[j], calling cb
+ * after each index.  ys (ng, mg): the responses on the group's rows. */
+static int run_paths(engine *q, const double *ys)
+{
+    const design *d = q->d;
+    int p = d->p, ng = d->ng, mg = q->mg, rc = -1, last = -1;
+    for (int j = 0; j < mg; j++) last = q->stop[j] > last ? q->stop[j] : last;
+    for (int j = 0; j < mg; j++) {
+        neuron *s = &q->ns[j];
+        double sy = 0, v = 0;
+        for (int i = 0; i < ng; i++) sy += (d->om ? d->om[i] : 1) * ys[(size_t)i * mg + j];
+        s->ybar = sy / d->nt;
+        for (int i = 0; i < ng; i++) {
+            s->e[i] = ys[(size_t)i * mg + j] - s->ybar;
+            v += (d->om ? d->om[i] : 1) * s->e[i] * s->e[i];
+        }
+        s->vy = v / d->nt > 0 ? v / d->nt : 1;
+        memset(s->w, 0, (size_t)p * sizeof(double));
+        memset(s->strong, 0, (size_t)p);
+        s->nlist = 0;
+    }
+    /* the gradients at w = 0, and lambda_max */
+    q->k = -1;
+    q->npend = 0;
+    for (int j = 0; j < mg; j++) q->pend[q->npend++] = j;
+    gradients(q);
+    for (int j = 0; j < mg; j++) {
+        double gm = 0;
+        for (int c = 0; c < p; c++) gm = fmax(gm, fabs(q->G[(size_t)c * mg + j]));
+        q->ns[j].lmax = gm / q->alpha;
+    }
+    for (int k = 0; k <= last; k++) {
+        q->k = k;
+        atomic_store(&q->next, 0);
+        dt_parallel(q->nthreads, work_descend, q);
+        if (atomic_load(&q->failed)) goto fail;
+        q->npend = 0;
+        for (int j = 0; j < mg; j++)
+            if (k <= q->stop[j]) q->pend[q->npend++] = j;
+        while (q->npend) {
+            gradients(q);
+            if (atomic_load(&q->failed)) goto fail;
+            int np = 0;
+            for (int i = 0; i < q->npend; i++)
+                if (q->ns[q->pend[i]].dirty) q->pend[np++] = q->pend[i];
+            q->npend = np;
+        }
+        atomic_store(&q->next, 0);
+        dt_parallel(q->nthreads, work_cb, q);
+    }
+    rc = 0;
+fail:
+    if (rc) dt_seterr("%s", q->err);
+    return rc;
+}
+
+static int engine_init(engine *q, const design *d, int mg, int nl, const lasso_opts *o)
+{
+    memset(q, 0, sizeof *q);
+    q->d = d;
+    q->mg = mg;
+    q->nl = nl;
+    q->alpha = o->alpha;
+    q->tol = o->tol;
+    q->maxit = o->maxit;
+    q->nthreads = o->nthreads > 1 ? o->nthreads : 1;
+    if (q->nthreads > mg) q->nthreads = mg;
+    int p = d->p, ng = d->ng;
+    q->ns = calloc((size_t)mg, sizeof *q->ns);
+    q->G = malloc((size_t)p * mg * sizeof(double));
+    q->Gp = malloc((size_t)p * mg * sizeof(float));
+    q->R = malloc((size_t)ng * mg * sizeof(float));
+    q->pend = malloc((size_t)mg * sizeof(int));
+    if (!q->ns || !q->G || !q->Gp || !q->R || !q->pend) return dt_seterr("out of memory for the Lasso (%d neurons)", mg);
+    for (int j = 0; j < mg; j++) {
+        neuron *s = &q->ns[j];
+        s->w = malloc((size_t)p * sizeof(double));
+        s->e = malloc((size_t)ng * sizeof(double));
+        s->strong = malloc((size_t)p);
+        s->list = malloc((size_t)p * sizeof(int));
+        s->act = malloc((size_t)p * sizeof(int));
+        if (!s->w || !s->e || !s->strong || !s->list || !s->act) return dt_seterr("out of memory for the Lasso (%d neurons)", mg);
     }
     return 0;
 }
 
-double lasso_kkt(const float *X, int n, int p, const double *y, const double *w, double b, double lambda, double alpha,
+static void engine_free(engine *q)
+{
+    for (int j = 0; q->ns && j < q->mg; j++) {
+        neuron *s = &q->ns[j];
+        free(s->w); free(s->e); free(s->strong); free(s->list); free(s->act);
+    }
+    free(q->ns); free(q->G); free(q->Gp); free(q->R); free(q->pend);
+    memset(q, 0, sizeof *q);
+}
+
+/* Callbacks. */
+typedef struct {
+    double *err;    /* (mg, nl): squared errors on the held-out rows (om = 0) */
+    int nl;
+} cv_ctx;
+
+static void cv_cb(void *ctx, int j, int k, const neuron *s, const design *d)
+{
+    cv_ctx *c = ctx;
+    double e2 = 0;
+    for (int i = 0; i < d->ng; i++)
+        if (d->om[i] == 0) e2 += s->e[i] * s->e[i];
+    c->err[(size_t)j * c->nl + k] = e2;
+}
+
+typedef struct {
+    const int *J, *best;
+    int nl;
+    double *W, *b;       /* rows J[j] of (m, p), (m): at index best[j] */
+    int *nnz;
+    double *wpath, *bpath;  /* (m, nl, p), (m, nl) or NULL */
+} keep_ctx;
+
+/* Weights in the original feature space: w / sd, b = ybar - mu^T w. */
+static double unstandardise(const design *d, const neuron *s, double *w, int *nnz)
+{
+    double b = s->ybar;
+    int k = 0;
+    for (int c = 0; c < d->p; c++) {
+        w[c] = s->w[c] / d->sd[c];
+        b -= d->mu[c] * w[c];
+        k += s->w[c] != 0;
+    }
+    if (nnz) *nnz = k;
+    return b;
+}
+
+static void keep_cb(void *ctx, int j, int k, const neuron *s, const design *d)
+{
+    keep_ctx *c = ctx;
+    int jj = c->J[j], p = d->p;
+    if (c->wpath) c->bpath[(size_t)jj * c->nl + k] = unstandardise(d, s, c->wpath + ((size_t)jj * c->nl + k) * p, NULL);
+    if (k == c->best[j]) c->b[jj] = unstandardise(d, s, c->W + (size_t)jj * p, c->nnz ? &c->nnz[jj] : NULL);
+}
+
+double lasso_kkt(const float *Xt, int n, int p, const double *y, const double *w, double b, double lambda, double alpha,
                  int standardize)
 {
-    int *rows = calloc((size_t)(n > 0 ? n : 1), sizeof(int)), *T = calloc((size_t)(n > 0 ? n : 1), sizeof(int));
     design d;
-    if (!rows || !T) { free(rows); free(T); return INFINITY; }
-    for (int i = 0; i < n; i++) rows[i] = T[i] = i;
-    if (design_make(&d, X, p, rows, T, n, standardize)) { free(rows); free(T); return INFINITY; }
+    if (design_make(&d, Xt, p, n, NULL, standardize)) return INFINITY;
     double *r = malloc((size_t)n * sizeof(double)), worst = 0;
-    for (int i = 0; i < n; i++) {
-        double s = b;
-        for (int j = 0; j < p; j++) s += X[(size_t)i * p + j] * w[j];
-        r[i] = y[i] - s;
-    }
-    for (int j = 0; j < p; j++) {
-        double g = cblas_ddot(n, d.Zt + (size_t)j * n, 1, r, 1) / n, ws = w[j] * d.sd[j];
+    if (!r) { design_free(&d); return INFINITY; }
+    for (int i = 0; i < n; i++) r[i] = y[i] - b;
+    for (int c = 0; c < p; c++)
+        for (int i = 0; i < n; i++) r[i] -= Xt[(size_t)c * n + i] * w[c];
+    for (int c = 0; c < p; c++) {
+        double g = grad_exact(&d, c, r), ws = w[c] * d.sd[c];
         double v = ws == 0 ? fabs(g) - lambda * alpha : fabs(g - lambda * (1 - alpha) * ws - lambda * alpha * (ws > 0 ? 1 : -1));
         worst = fmax(worst, v);
     }
-    free(r); free(rows); free(T);
+    free(r);
     design_free(&d);
     return worst;
 }
 
-/* CV callback: squared validation errors per lambda. */
-typedef struct {
-    const double *Zv;   /* (nv, p) standardised with training statistics */
-    const double *yv;   /* (nv) minus the training mean */
-    int nv, p;
-    double *err;        /* (nl) */
-} cv_ctx;
-
-static void cv_cb(void *ctx, int k, const double *w)
+/* The group's features contiguous over its rows: Xt itself when the group
+ * is every stimulus in order, else a copy. */
+static const float *group_features(const float *Xt, int n, int p, const int *rows, int ng, float **copy)
 {
-    cv_ctx *c = ctx;
-    double e = 0;
-    for (int i = 0; i < c->nv; i++) {
-        double s = 0;
-        const double *z = c->Zv + (size_t)i * c->p;
-        for (int j = 0; j < c->p; j++)
-            if (w[j] != 0) s += z[j] * w[j];
-        e += (c->yv[i] - s) * (c->yv[i] - s);
-    }
-    c->err[k] = e;
+    *copy = NULL;
+    int ident = ng == n;
+    for (int i = 0; ident && i < ng; i++) ident = rows[i] == i;
+    if (ident) return Xt;
+    float *X = malloc((size_t)p * ng * sizeof(float));
+    if (!X) { dt_seterr("out of memory for the Lasso (%d x %d)", ng, p); return NULL; }
+    for (int c = 0; c < p; c++)
+        for (int i = 0; i < ng; i++) X[(size_t)c * ng + i] = Xt[(size_t)c * n + rows[i]];
+    return *copy = X;
 }
 
-typedef struct {
-    double *wpath;      /* (nl, p) or NULL */
-    int p, want;        /* keep the weights at index want (or all) */
-    double *wbest;
-} keep_ctx;
-
-static void keep_cb(void *ctx, int k, const double *w)
-{
-    keep_ctx *c = ctx;
-    if (c->wpath) memcpy(c->wpath + (size_t)k * c->p, w, (size_t)c->p * sizeof(double));
-    if (k == c->want) memcpy(c->wbest, w, (size_t)c->p * sizeof(double));
-}
-
-/* Per-thread workspaces and the work of one fold (or of the final fits),
- * shared out over neurons: neuron j goes to thread j % nthreads. */
-typedef struct {
-    double *w, *r, *g, *yc, *yv, *wb;
-    char *strong;
-} workspace;
-
-typedef struct {
-    const design *d;
-    const float *X;
-    const double *Y, *Zv, *Yc, *ybar;
-    const int *rows, *T, *V, *J, *best;
-    int p, m, mg, nt, nv, nl, K, f, final, nthreads;
-    const lasso_opts *o;
-    lasso_fit *out;
-    double *ferr;
-    workspace *ws;
-    int rc;
-    char err[256];
-} group_job;
-
-static void group_work(void *ctx, int t)
-{
-    group_job *q = ctx;
-    workspace *ws = &q->ws[t];
-    for (int j = t; j < q->mg; j += q->nthreads) {
-        int jj = q->J[j], e;
-        const double *path = q->out->path + (size_t)jj * q->nl;
-        if (!q->final) {
-            double yb = 0;
-            for (int i = 0; i < q->nt; i++) yb += q->Y[(size_t)q->rows[q->T[i]] * q->m + jj];
-            yb /= q->nt;
-            for (int i = 0; i < q->nt; i++) ws->yc[i] = q->Y[(size_t)q->rows[q->T[i]] * q->m + jj] - yb;
-            for (int i = 0; i < q->nv; i++) ws->yv[i] = q->Y[(size_t)q->rows[q->V[i]] * q->m + jj] - yb;
-            cv_ctx cx = {q->Zv, ws->yv, q->nv, q->p, q->ferr + ((size_t)q->f * q->mg + j) * q->nl};
-            e = cd_path(q->d, ws->yc, path, q->nl, q->o->alpha, q->o->tol, q->o->maxit, ws->w, ws->r, ws->g, ws->strong, cv_cb, &cx);
-        } else {
-            int K = q->K, bj = q->best[j], p = q->p;
-            for (int i = 0; i < q->nt; i++) ws->yc[i] = q->Yc[(size_t)i * q->mg + j];
-            keep_ctx kc = {K ? NULL : q->out->wpath + (size_t)jj * q->nl * p, p, bj, ws->wb};
-            e = cd_path(q->d, ws->yc, path, K ? bj + 1 : q->nl, q->o->alpha, q->o->tol, q->o->maxit, ws->w, ws->r, ws->g, ws->strong,
-                        keep_cb, &kc);
-            if (!e) {
-                const design *d = q->d;
-                double b = q->ybar[j];
-                int nnz = 0;
-                for (int c = 0; c < p; c++) {
-                    q->out->w[(size_t)jj * p + c] = ws->wb[c] / d->sd[c];
-                    b -= d->mu[c] * q->out->w[(size_t)jj * p + c];
-                    nnz += ws->wb[c] != 0;
-                }
-                q->out->b[jj] = b;
-                q->out->nnz[jj] = nnz;
-                q->out->lambda[jj] = path[bj];
-                if (!K)
-                    for (int k = 0; k < q->nl; k++) {
-                        double *wk = q->out->wpath + ((size_t)jj * q->nl + k) * p, bk = q->ybar[j];
-                        for (int c = 0; c < p; c++) {
-                            wk[c] /= d->sd[c];
-                            bk -= d->mu[c] * wk[c];
-                        }
-                        q->out->bpath[(size_t)jj * q->nl + k] = bk;
-                    }
-            }
-        }
-        if (e) {
-            q->rc = -1;
-            snprintf(q->err, sizeof q->err, "%s", dt_lasterr());
-            return;
-        }
-    }
-}
-
-/* One group of neurons J (mg) recorded on the same rows (ng): the paths from
- * the whole group (as cv.glmnet), then each fold's design once for all the
- * group's neurons, then the final fits. */
-static int fit_group(const float *X, int p, const double *Y, int m, const int *rows, int ng, const int *J, int mg,
+/* One group of neurons J (mg) recorded on the same rows (ng): the paths
+ * from the whole group (as cv.glmnet), then each fold, then the final fits
+ * along the path to each neuron's chosen lambda (warm starts). */
+static int fit_group(const float *Xt, int n, int p, const double *Y, int m, const int *rows, int ng, const int *J, int mg,
                      const lasso_opts *o, lasso_fit *out)
 {
     int nl = out->nl, K = o->nfolds, rc = -1;
-    int *T = malloc((size_t)ng * sizeof(int)), *V = malloc((size_t)ng * sizeof(int)), *fold = malloc((size_t)ng * sizeof(int));
-    int *best = calloc((size_t)mg, sizeof(int));
-    double *Yc = malloc((size_t)ng * mg * sizeof(double)), *G = malloc((size_t)p * mg * sizeof(double));
-    double *ybar = malloc((size_t)mg * sizeof(double));
-    double *ferr = calloc((size_t)(K > 0 ? K : 1) * mg * nl, sizeof(double)), *Zv = NULL;
+    int *fold = malloc((size_t)ng * sizeof(int)), *best = malloc((size_t)mg * sizeof(int)), *stop = malloc((size_t)mg * sizeof(int));
+    double *ys = malloc((size_t)ng * mg * sizeof(double)), *om = malloc((size_t)ng * sizeof(double));
+    double *paths = malloc((size_t)mg * nl * sizeof(double));
+    double *ferr = calloc((size_t)(K > 0 ? K : 1) * mg * nl, sizeof(double));
+    float *copy = NULL;
+    const float *X = NULL;
     design d = {0};
-    int nth = o->nthreads > 1 ? o->nthreads : 1;
-    if (nth > mg) nth = mg;
-    workspace *ws = calloc((size_t)nth, sizeof *ws);
-    if (!T || !V || !fold || !best || !Yc || !G || !ybar || !ferr || !ws) {
-        dt_seterr("out of memory for the Lasso");
-        goto done;
-    }
-    for (int t = 0; t < nth; t++) {
-        ws[t].w = malloc((size_t)p * sizeof(double));
-        ws[t].g = malloc((size_t)p * sizeof(double));
-        ws[t].wb = malloc((size_t)p * sizeof(double));
-        ws[t].r = malloc((size_t)ng * sizeof(double));
-        ws[t].yc = malloc((size_t)ng * sizeof(double));
-        ws[t].yv = malloc((size_t)ng * sizeof(double));
-        ws[t].strong = malloc((size_t)p);
-        if (!ws[t].w || !ws[t].g || !ws[t].wb || !ws[t].r || !ws[t].yc || !ws[t].yv || !ws[t].strong) {
-            dt_seterr("out of memory for the Lasso");
-            goto done;
-        }
-    }
+    engine q = {0};
+    if (!fold || !best || !stop || !ys || !om || !paths || !ferr) { dt_seterr("out of memory for the Lasso"); goto done; }
     if (K && ng < K) { dt_seterr("%d recorded stimuli cannot be split into %d folds; use fewer folds", ng, K); goto done; }
-    /* the paths: lambda_max from Z^T Yc / n for every neuron at once */
-    for (int i = 0; i < ng; i++) T[i] = i;
-    if (design_make(&d, X, p, rows, T, ng, o->standardize)) goto done;
+    if (!(X = group_features(Xt, n, p, rows, ng, &copy))) goto done;
+    for (int i = 0; i < ng; i++)
+        for (int j = 0; j < mg; j++) ys[(size_t)i * mg + j] = Y[(size_t)rows[i] * m + J[j]];
+    /* the paths: lambda_max of each neuron on the whole group */
+    if (design_make(&d, X, p, ng, NULL, o->standardize) || engine_init(&q, &d, mg, nl, o)) goto done;
+    for (int j = 0; j < mg; j++) stop[j] = -1;
+    q.stop = stop;
+    q.paths = paths;
+    if (run_paths(&q, ys)) goto done; /* only the gradients at w = 0 */
     for (int j = 0; j < mg; j++) {
-        double s = 0;
-        for (int i = 0; i < ng; i++) s += Y[(size_t)rows[i] * m + J[j]];
-        ybar[j] = s / ng;
-        for (int i = 0; i < ng; i++) Yc[(size_t)i * mg + j] = Y[(size_t)rows[i] * m + J[j]] - ybar[j];
-    }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p, mg, ng, 1.0 / ng, d.Zt, ng, Yc, mg, 0, G, mg);
-    for (int j = 0; j < mg; j++) {
-        double *path = out->path + (size_t)J[j] * nl;
+        double *path = paths + (size_t)j * nl;
         if (o->path) {
             memcpy(path, o->path, (size_t)nl * sizeof(double));
         } else {
-            double gmax = 0;
-            for (int c = 0; c < p; c++) gmax = fmax(gmax, fabs(G[(size_t)c * mg + j]));
-            double lmax = gmax / o->alpha, ratio = o->lmin_ratio > 0 ? o->lmin_ratio : (p > ng ? 0.01 : 1e-4);
+            /* lambda_max exactly: re-check the features near the float maximum */
+            double gm = 0, lm = q.ns[j].lmax * o->alpha;
+            for (int c = 0; c < p; c++)
+                if (fabs(q.G[(size_t)c * mg + j]) >= 0.95 * lm) gm = fmax(gm, fabs(grad_exact(&d, c, q.ns[j].e)));
+            double lmax = gm / o->alpha, ratio = o->lmin_ratio > 0 ? o->lmin_ratio : (p > ng ? 0.01 : 1e-4);
             for (int k = 0; k < nl; k++) path[k] = lmax * exp(log(ratio) * (nl > 1 ? (double)k / (nl - 1) : 0));
         }
+        memcpy(out->path + (size_t)J[j] * nl, path, (size_t)nl * sizeof(double));
         best[j] = nl - 1;
+        stop[j] = nl - 1;
     }
+    design_free(&d);
     if (K) {
-        design_free(&d);
         ridge_folds(fold, ng, K, o->seed);
         for (int f = 0; f < K; f++) {
-            int nt = 0, nv = 0;
-            for (int i = 0; i < ng; i++) {
-                if (fold[i] != f) T[nt++] = i;
-                else V[nv++] = i;
-            }
-            if (design_make(&d, X, p, rows, T, nt, o->standardize)) goto done;
-            free(Zv);
-            Zv = malloc((size_t)nv * p * sizeof(double));
-            if (!Zv) { dt_seterr("out of memory in Lasso CV"); goto done; }
-            for (int i = 0; i < nv; i++) {
-                const float *x = X + (size_t)rows[V[i]] * p;
-                for (int c = 0; c < p; c++) Zv[(size_t)i * p + c] = (x[c] - d.mu[c]) / d.sd[c];
-            }
-            group_job q = {&d, X, Y, Zv, Yc, ybar, rows, T, V, J, best, p, m, mg, nt, nv, nl, K, f, 0, nth, o, out, ferr, ws, 0, ""};
-            dt_parallel(nth, group_work, &q);
-            if (q.rc) { dt_seterr("%s", q.err); goto done; }
+            for (int i = 0; i < ng; i++) om[i] = fold[i] != f;
+            if (design_make(&d, X, p, ng, om, o->standardize)) goto done;
+            q.d = &d;
+            cv_ctx cx = {ferr + (size_t)f * mg * nl, nl};
+            q.cb = cv_cb;
+            q.ctx = &cx;
+            if (run_paths(&q, ys)) goto done;
             design_free(&d);
         }
         /* CV curves: mean of the fold MSEs and its standard error */
@@ -374,31 +537,29 @@ static int fit_group(const float *X, int p, const double *Y, int m, const int *r
             if (o->one_se)
                 for (int k = 0; k < bk; k++)
                     if (cv[k] <= cv[bk] + se[bk]) { bk = k; break; }
-            best[j] = bk;
+            best[j] = stop[j] = bk;
         }
-        for (int i = 0; i < ng; i++) T[i] = i;
-        if (design_make(&d, X, p, rows, T, ng, o->standardize)) goto done;
     }
-    /* final fits on every recorded stimulus, along the path to the chosen
-     * lambda (warm starts) */
-    {
-        group_job q = {&d, X, Y, NULL, Yc, ybar, rows, T, V, J, best, p, m, mg, ng, 0, nl, K, 0, 1, nth, o, out, ferr, ws, 0, ""};
-        dt_parallel(nth, group_work, &q);
-        if (q.rc) { dt_seterr("%s", q.err); goto done; }
-    }
+    /* the final fits on every recorded stimulus; without CV the whole path */
+    if (!K)
+        for (int j = 0; j < mg; j++) stop[j] = nl - 1;
+    if (design_make(&d, X, p, ng, NULL, o->standardize)) goto done;
+    q.d = &d;
+    keep_ctx kc = {J, best, nl, out->w, out->b, out->nnz, K ? NULL : out->wpath, K ? NULL : out->bpath};
+    q.cb = keep_cb;
+    q.ctx = &kc;
+    if (run_paths(&q, ys)) goto done;
+    for (int j = 0; j < mg; j++) out->lambda[J[j]] = paths[(size_t)j * nl + best[j]];
     rc = 0;
 done:
+    engine_free(&q);
     design_free(&d);
-    free(T); free(V); free(fold); free(best); free(Yc); free(G); free(ybar);
-    free(ferr); free(Zv);
-    for (int t = 0; ws && t < nth; t++) {
-        free(ws[t].w); free(ws[t].g); free(ws[t].wb); free(ws[t].r); free(ws[t].yc); free(ws[t].yv); free(ws[t].strong);
-    }
-    free(ws);
+    free(copy);
+    free(fold); free(best); free(stop); free(ys); free(om); free(paths); free(ferr);
     return rc;
 }
 
-int lasso_fit_cv(const float *X, int n, int p, const double *Y, int m, const lasso_opts *o, lasso_fit *out)
+int lasso_fit_cv(const float *Xt, int n, int p, const double *Y, int m, const lasso_opts *o, lasso_fit *out)
 {
     memset(out, 0, sizeof *out);
     if (!(o->alpha > 0 && o->alpha <= 1)) return dt_seterr("--alpha %g: the elastic-net mixing must be in (0, 1]", o->alpha);
@@ -429,19 +590,70 @@ int lasso_fit_cv(const float *X, int n, int p, const double *Y, int m, const las
         dt_seterr("out of memory for the Lasso (%d neurons x %d features)", m, p);
         goto fail;
     }
-    /* the coordinate descent calls small BLAS from worker threads */
-    openblas_set_num_threads(1);
+    for (size_t i = 0; i < (size_t)m * nl; i++) out->path[i] = out->cv[i] = out->cvse[i] = NAN;
     /* neurons without data or variance are not fitted; the others in groups
      * sharing their recorded stimuli */
     readout_status(Y, n, m, out->status, out->b, done); /* fitted neurons' b is overwritten */
+    for (int j = 0; j < m; j++) out->lambda[j] = NAN;
     int ng, mg;
     while (readout_next_group(Y, n, m, done, rows, &ng, J, &mg))
-        if (fit_group(X, p, Y, m, rows, ng, J, mg, o, out)) goto fail;
+        if (fit_group(Xt, n, p, Y, m, rows, ng, J, mg, o, out)) goto fail;
     rc = 0;
 fail:
     free(rows);
     free(J);
     free(done);
     if (rc) lasso_fit_free(out);
+    return rc;
+}
+
+int lasso_refit(const float *Xt, int n, int p, const double *Y, int m, const int *counts, const double *paths, int nl,
+                const int *stop, const lasso_opts *o, double *W, double *b)
+{
+    int *status = malloc((size_t)m * sizeof(int)), *rows = malloc((size_t)n * sizeof(int)), *J = malloc((size_t)m * sizeof(int));
+    int *st = malloc((size_t)m * sizeof(int));
+    double *ys = malloc((size_t)n * m * sizeof(double)), *om = malloc((size_t)n * sizeof(double));
+    double *pg = malloc((size_t)m * nl * sizeof(double));
+    char *done = calloc((size_t)m, 1);
+    float *copy = NULL;
+    design d = {0};
+    engine q = {0};
+    int rc = -1;
+    if (!status || !rows || !J || !st || !ys || !om || !pg || !done) { dt_seterr("out of memory in the Lasso refit"); goto fin; }
+    memset(W, 0, (size_t)m * p * sizeof(double));
+    readout_status(Y, n, m, status, b, done);
+    for (int j = 0; j < m; j++)
+        if (stop[j] < 0) done[j] = 1;
+    int ng, mg;
+    while (readout_next_group(Y, n, m, done, rows, &ng, J, &mg)) {
+        double nt = 0;
+        for (int i = 0; i < ng; i++) nt += om[i] = counts[rows[i]];
+        if (nt < 2) continue; /* nothing resampled: zero weights, the mean */
+        const float *X = group_features(Xt, n, p, rows, ng, &copy);
+        if (!X) goto fin;
+        for (int i = 0; i < ng; i++)
+            for (int j = 0; j < mg; j++) ys[(size_t)i * mg + j] = Y[(size_t)rows[i] * m + J[j]];
+        for (int j = 0; j < mg; j++) {
+            memcpy(pg + (size_t)j * nl, paths + (size_t)J[j] * nl, (size_t)nl * sizeof(double));
+            st[j] = stop[J[j]];
+        }
+        if (design_make(&d, X, p, ng, om, o->standardize) || engine_init(&q, &d, mg, nl, o)) goto fin;
+        q.paths = pg;
+        q.stop = st;
+        keep_ctx kc = {J, st, nl, W, b, NULL, NULL, NULL};
+        q.cb = keep_cb;
+        q.ctx = &kc;
+        if (run_paths(&q, ys)) goto fin;
+        engine_free(&q);
+        design_free(&d);
+        free(copy);
+        copy = NULL;
+    }
+    rc = 0;
+fin:
+    engine_free(&q);
+    design_free(&d);
+    free(copy);
+    free(status); free(rows); free(J); free(st); free(ys); free(om); free(pg); free(done);
     return rc;
 }

@@ -43,15 +43,23 @@ typedef struct {
     double *bpath;         /* (m, nl) */
 } lasso_fit;
 
-/* X (n, p) row-major float features, Y (n, m) responses (NaN = missing). */
-int lasso_fit_cv(const float *X, int n, int p, const double *Y, int m, const lasso_opts *o, lasso_fit *out);
+/* Xt (p, n) feature-major float features (row c = feature c over the n
+ * stimuli), Y (n, m) responses (NaN = missing). */
+int lasso_fit_cv(const float *Xt, int n, int p, const double *Y, int m, const lasso_opts *o, lasso_fit *out);
 void lasso_fit_free(lasso_fit *f);
 
-/* Largest KKT violation of a solution on data (X rows sel, neuron column
- * y): max over j of |grad_j| - lambda*alpha (for w_j = 0) or
+/* Refit on a resample (stimulus i counts counts[i] times) along each
+ * neuron's path paths (m, nl) up to index stop[j] (warm starts), keeping
+ * that index's weights: W (m, p), b (m).  stop[j] < 0: zero weights and the
+ * mean.  Options used: alpha, tol, maxit, standardize, nthreads. */
+int lasso_refit(const float *Xt, int n, int p, const double *Y, int m, const int *counts, const double *paths, int nl,
+                const int *stop, const lasso_opts *o, double *W, double *b);
+
+/* Largest KKT violation of a solution on data (Xt feature-major, neuron
+ * column y): max over j of |grad_j| - lambda*alpha (for w_j = 0) or
  * |grad_j + lambda*alpha*sign(w_j)| (for w_j != 0), in the standardised
  * coordinates the solver used.  For tests. */
-double lasso_kkt(const float *X, int n, int p, const double *y, const double *w, double b, double lambda, double alpha,
+double lasso_kkt(const float *Xt, int n, int p, const double *y, const double *w, double b, double lambda, double alpha,
                  int standardize);
 
 #endif

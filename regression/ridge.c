@@ -1,6 +1,20 @@
 /* ridge.c — see ridge.h.
  *
- * Per group of neurons sharing recorded stimuli, and per fold:
+ * Without standardisation (the default) and with more features than stimuli,
+ * one eigendecomposition serves the whole cross-validation.  Let the group's
+ * rows be centred (Z = X - mu), Kc = Z Z^T = U S U^T, B = U^T Yc.  Ridge with
+ * an unpenalised intercept is the linear smoother
+ *   H(lambda) = 11^T/n + U diag(s / (s + lambda)) U^T,
+ * and for any held-out block V the residuals of the fit without V are exactly
+ *   e_V = (I - H_VV)^{-1} r_V,   r = (I - H) y = U diag(lambda/(s+lambda)) B
+ * (Sherman-Morrison-Woodbury on the normal equations of the design [1, X];
+ * the refit's own centring is absorbed by the intercept).  Since U is
+ * orthogonal, I - H_VV = U_V diag(lambda/(s+lambda)) U_V^T - 11^T/n, which
+ * avoids subtracting from I.  Per fold and lambda this costs an nv x nv
+ * Cholesky instead of an eigendecomposition of the training fold.
+ *
+ * With standardisation (per-fold scales change the penalty) or with fewer
+ * features than stimuli, per group of neurons and per fold:
  *   Z = (X - mu_T) / sigma_T            (training-row statistics only)
  *   dual  (p >= n): K_TT = Z_T Z_T^T = U S U^T,  A = Z_V Z_T^T U,  B = U^T Yc_T
  *   primal (p < n): C = Z_T^T Z_T = V S V^T,      A = Z_V V,        B = V^T Z_T^T Yc_T
@@ -15,6 +29,7 @@
 #include "util.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +37,9 @@
 /* LAPACK (OpenBLAS ships it) */
 void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
              const int *lwork, int *iwork, const int *liwork, int *info);
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *lda, double *b, const int *ldb,
+             int *info);
 
 void ridge_opts_default(ridge_opts *o)
 {
@@ -92,70 +110,62 @@ static int eig_sym(double *a, int n, double *w)
     return 0;
 }
 
-/* Training statistics over the rows with train[i] = 1 (of the group rows
- * rows[0..ng)): mean mu (p), scale sd (p; 1 without standardisation). */
-static void feature_stats(const float *X, int p, const int *rows, int ng, const char *train, int standardize, double *mu,
+/* Statistics over the rows T (nt, indices into rows; repeats count as
+ * often as they appear): mean mu (p), scale sd (p; 1 without
+ * standardisation). */
+static void feature_stats(const float *Xt, int n, int p, const int *rows, const int *T, int nt, int standardize, double *mu,
                           double *sd)
 {
-    int nt = 0;
-    for (int c = 0; c < p; c++) mu[c] = 0, sd[c] = 0;
-    for (int i = 0; i < ng; i++) {
-        if (!train[i]) continue;
-        const float *x = X + (size_t)rows[i] * p;
-        for (int c = 0; c < p; c++) mu[c] += x[c];
-        nt++;
-    }
-    for (int c = 0; c < p; c++) mu[c] /= nt;
-    if (!standardize) {
-        for (int c = 0; c < p; c++) sd[c] = 1;
-        return;
-    }
-    for (int i = 0; i < ng; i++) {
-        if (!train[i]) continue;
-        const float *x = X + (size_t)rows[i] * p;
-        for (int c = 0; c < p; c++) sd[c] += (x[c] - mu[c]) * (x[c] - mu[c]);
-    }
     for (int c = 0; c < p; c++) {
-        sd[c] = sqrt(sd[c] / nt);
+        const float *x = Xt + (size_t)c * n;
+        double s = 0;
+        for (int t = 0; t < nt; t++) s += x[rows[T[t]]];
+        mu[c] = s / nt;
+        sd[c] = 1;
+        if (!standardize) continue;
+        double v = 0;
+        for (int t = 0; t < nt; t++) v += (x[rows[T[t]]] - mu[c]) * (x[rows[T[t]]] - mu[c]);
+        sd[c] = sqrt(v / nt);
         if (!(sd[c] > 0)) sd[c] = 1; /* a constant feature stays (centred) zero */
     }
 }
 
-/* Z rows for the given group rows, columns [c0, c1): (cnt, c1 - c0). */
-static void build_z(double *z, const float *X, int p, const int *rows, const int *sel, int cnt, int c0, int c1,
-                    const double *mu, const double *sd)
+/* A feature-major block of Z: zt[(c - c0) * cnt + i] = z of feature c on
+ * row rows[sel[i]], for c in [c0, c1). */
+static void build_zt(double *zt, const float *Xt, int n, const int *rows, const int *sel, int cnt, int c0, int c1,
+                     const double *mu, const double *sd)
 {
-    int w = c1 - c0;
-    for (int i = 0; i < cnt; i++) {
-        const float *x = X + (size_t)rows[sel[i]] * p;
-        for (int c = c0; c < c1; c++) z[(size_t)i * w + (c - c0)] = (x[c] - mu[c]) / sd[c];
+    for (int c = c0; c < c1; c++) {
+        const float *x = Xt + (size_t)c * n;
+        double *z = zt + (size_t)(c - c0) * cnt, m = mu[c], s = 1 / sd[c];
+        for (int i = 0; i < cnt; i++) z[i] = (x[rows[sel[i]]] - m) * s;
     }
 }
 
-#define BLOCK 512
+#define BLOCK 256
 
 /* Eigendecomposition of the training rows T (nt) of the group: dual (p >=
  * nt): the Gram K = Z_T Z_T^T (nt x nt); primal: C = Z_T^T Z_T (p x p).
  * *evec receives the eigenvectors as rows (r x r), *eval the eigenvalues;
  * caller frees both.  Returns r, or -1. */
-static int decompose(const float *X, int p, const int *rows, const int *T, int nt, const double *mu, const double *sd,
-                     double **evec, double **eval)
+static int decompose(const float *Xt, int n, int p, const int *rows, const int *T, int nt, const double *mu,
+                     const double *sd, double **evec, double **eval)
 {
     int dual = p >= nt, r = dual ? nt : p;
     double *M = calloc((size_t)r * r, sizeof(double)), *s = malloc((size_t)r * sizeof(double));
-    double *z = malloc((size_t)nt * (dual ? BLOCK : p) * sizeof(double));
-    if (!M || !s || !z) { free(M); free(s); free(z); return dt_seterr("out of memory in ridge (%d stimuli x %d features)", nt, p); }
+    double *zt = malloc((size_t)nt * (dual ? BLOCK : p) * sizeof(double));
+    if (!M || !s || !zt) { free(M); free(s); free(zt); return dt_seterr("out of memory in ridge (%d stimuli x %d features)", nt, p); }
     if (dual) {
         for (int c0 = 0; c0 < p; c0 += BLOCK) {
-            int c1 = c0 + BLOCK < p ? c0 + BLOCK : p, w = c1 - c0;
-            build_z(z, X, p, rows, T, nt, c0, c1, mu, sd);
-            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, nt, w, 1, z, w, 1, M, nt);
+            int c1 = c0 + BLOCK < p ? c0 + BLOCK : p;
+            build_zt(zt, Xt, n, rows, T, nt, c0, c1, mu, sd);
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, nt, c1 - c0, 1, zt, nt, 1, M, nt);
         }
     } else {
-        build_z(z, X, p, rows, T, nt, 0, p, mu, sd);
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, p, nt, 1, z, p, 0, M, p);
+        build_zt(zt, Xt, n, rows, T, nt, 0, p, mu, sd);
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, p, nt, 1, zt, nt, 0, M, p);
     }
-    free(z);
+    free(zt);
     for (int i = 0; i < r; i++)
         for (int j = 0; j < i; j++) M[(size_t)i * r + j] = M[(size_t)j * r + i];
     if (eig_sym(M, r, s)) { free(M); free(s); return -1; }
@@ -165,19 +175,19 @@ static int decompose(const float *X, int p, const int *rows, const int *T, int n
 }
 
 /* B = U^T Yc (dual) or V^T Z_T^T Yc (primal): (r x m). */
-static int project_responses(double *B, const double *evec, int r, const float *X, int p, const int *rows, const int *T,
-                             int nt, const double *mu, const double *sd, const double *Yc, int m)
+static int project_responses(double *B, const double *evec, int r, const float *Xt, int n, int p, const int *rows,
+                             const int *T, int nt, const double *mu, const double *sd, const double *Yc, int m)
 {
     if (p >= nt) {
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, m, nt, 1, evec, nt, Yc, m, 0, B, m);
         return 0;
     }
-    double *z = malloc((size_t)nt * p * sizeof(double)), *zty = malloc((size_t)p * m * sizeof(double));
-    if (!z || !zty) { free(z); free(zty); return dt_seterr("out of memory in ridge"); }
-    build_z(z, X, p, rows, T, nt, 0, p, mu, sd);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, m, nt, 1, z, p, Yc, m, 0, zty, m);
+    double *zt = malloc((size_t)nt * p * sizeof(double)), *zty = malloc((size_t)p * m * sizeof(double));
+    if (!zt || !zty) { free(zt); free(zty); return dt_seterr("out of memory in ridge"); }
+    build_zt(zt, Xt, n, rows, T, nt, 0, p, mu, sd);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p, m, nt, 1, zt, nt, Yc, m, 0, zty, m);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p, m, p, 1, evec, p, zty, m, 0, B, m);
-    free(z);
+    free(zt);
     free(zty);
     return 0;
 }
@@ -201,32 +211,32 @@ static void spectral_free(spectral *sp)
 
 /* Build them for training rows T and evaluation rows V (V = T for GCV).
  * Yc: (nt, m) training responses minus their means. */
-static int spectral_make(spectral *sp, const float *X, int p, const int *rows, const int *T, int nt, const int *V, int nv,
-                         const double *Yc, int m, const double *mu, const double *sd, int gcv)
+static int spectral_make(spectral *sp, const float *Xt, int n, int p, const int *rows, const int *T, int nt, const int *V,
+                         int nv, const double *Yc, int m, const double *mu, const double *sd, int gcv)
 {
     memset(sp, 0, sizeof *sp);
     double *evec = NULL;
-    int r = decompose(X, p, rows, T, nt, mu, sd, &evec, &sp->s);
+    int r = decompose(Xt, n, p, rows, T, nt, mu, sd, &evec, &sp->s);
     if (r < 0) return -1;
     int dual = p >= nt, rc = -1;
-    double *z = NULL, *zt = NULL, *kvt = NULL;
+    double *zv = NULL, *zt = NULL, *kvt = NULL;
     sp->r = r;
     sp->nv = nv;
     sp->A = calloc((size_t)nv * r, sizeof(double));
     sp->B = malloc((size_t)r * m * sizeof(double));
     if (!sp->A || !sp->B) goto oom;
-    if (project_responses(sp->B, evec, r, X, p, rows, T, nt, mu, sd, Yc, m)) goto fail;
+    if (project_responses(sp->B, evec, r, Xt, n, p, rows, T, nt, mu, sd, Yc, m)) goto fail;
     if (dual) {
-        /* A = K_VT U with K_VT = Z_V Z_T^T over column blocks */
+        /* A = K_VT U with K_VT = Z_V Z_T^T over feature blocks */
         kvt = calloc((size_t)nv * nt, sizeof(double));
-        z = malloc((size_t)nv * BLOCK * sizeof(double));
+        zv = malloc((size_t)nv * BLOCK * sizeof(double));
         zt = malloc((size_t)nt * BLOCK * sizeof(double));
-        if (!kvt || !z || !zt) goto oom;
+        if (!kvt || !zv || !zt) goto oom;
         for (int c0 = 0; c0 < p; c0 += BLOCK) {
-            int c1 = c0 + BLOCK < p ? c0 + BLOCK : p, w = c1 - c0;
-            build_z(z, X, p, rows, V, nv, c0, c1, mu, sd);
-            build_z(zt, X, p, rows, T, nt, c0, c1, mu, sd);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nv, nt, w, 1, z, w, zt, w, 1, kvt, nt);
+            int c1 = c0 + BLOCK < p ? c0 + BLOCK : p;
+            build_zt(zv, Xt, n, rows, V, nv, c0, c1, mu, sd);
+            build_zt(zt, Xt, n, rows, T, nt, c0, c1, mu, sd);
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nv, nt, c1 - c0, 1, zv, nv, zt, nt, 1, kvt, nt);
         }
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nv, r, nt, 1, kvt, nt, evec, nt, 0, sp->A, r);
         if (gcv) {
@@ -241,10 +251,10 @@ static int spectral_make(spectral *sp, const float *X, int p, const int *rows, c
         }
     } else {
         /* A = Z_V V */
-        z = malloc((size_t)nv * p * sizeof(double));
-        if (!z) goto oom;
-        build_z(z, X, p, rows, V, nv, 0, p, mu, sd);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nv, p, p, 1, z, p, evec, p, 0, sp->A, p);
+        zv = malloc((size_t)nv * p * sizeof(double));
+        if (!zv) goto oom;
+        build_zt(zv, Xt, n, rows, V, nv, 0, p, mu, sd);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasTrans, nv, p, p, 1, zv, nv, evec, p, 0, sp->A, p);
         if (gcv) {
             sp->hk = malloc((size_t)nv * r * sizeof(double));
             if (!sp->hk) goto oom;
@@ -259,7 +269,7 @@ fail:
     spectral_free(sp);
 done:
     free(evec);
-    free(z);
+    free(zv);
     free(zt);
     free(kvt);
     return rc;
@@ -301,71 +311,149 @@ static int spectral_errors(const spectral *sp, const double *Yv /* (nv, m) minus
     return 0;
 }
 
-/* Weights on every row of the group for each neuron's chosen lambda:
- * coefficients in the eigenbasis c_kj = B_kj / (s_k + lambda_j); dual:
- * alpha = U c, w' = Z^T alpha; primal: w' = V c.  Then back to the
- * original feature space: w = w' / sd, b = ybar - mu^T w. */
-static int final_fit(const float *X, int p, const int *rows, const int *T, int ng, const double *mu, const double *sd,
-                     const double *Yc, int mg, const double *grid, const int *best, const double *ybar, const int *J,
-                     ridge_fit *out)
+/* Weights from coefficients in the eigenbasis: B (r x mg) already divided
+ * by s_k + lambda_j.  Dual: alpha = U^T B (nt x mg), w' = Z_T^T alpha;
+ * primal: w' = V^T B.  Then back to the original feature space: w = w' / sd,
+ * b = ybar - mu^T w, into W (rows J[j], p) and bout (J[j]). */
+static int weights_out(const double *evec, int r, const double *B, const float *Xt, int n, int p, const int *rows,
+                       const int *T, int nt, const double *mu, const double *sd, int mg, const double *ybar, const int *J,
+                       double *W, double *bout)
 {
-    double *evec = NULL, *s = NULL;
-    int r = decompose(X, p, rows, T, ng, mu, sd, &evec, &s), rc = -1;
-    if (r < 0) return -1;
-    double *B = malloc((size_t)r * mg * sizeof(double)), *Wp = calloc((size_t)p * mg, sizeof(double));
-    double *alpha = NULL, *z = NULL;
-    if (!B || !Wp) goto oom;
-    if (project_responses(B, evec, r, X, p, rows, T, ng, mu, sd, Yc, mg)) goto done;
-    for (int k = 0; k < r; k++)
-        for (int j = 0; j < mg; j++) B[(size_t)k * mg + j] /= s[k] + grid[best[j]];
-    if (p >= ng) {
-        alpha = malloc((size_t)ng * mg * sizeof(double));
-        z = malloc((size_t)ng * BLOCK * sizeof(double));
-        if (!alpha || !z) goto oom;
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ng, mg, ng, 1, evec, ng, B, mg, 0, alpha, mg);
+    double *Wp = malloc((size_t)p * mg * sizeof(double)), *alpha = NULL, *zt = NULL;
+    int rc = -1;
+    if (!Wp) goto oom;
+    if (p >= nt) {
+        alpha = malloc((size_t)nt * mg * sizeof(double));
+        zt = malloc((size_t)nt * BLOCK * sizeof(double));
+        if (!alpha || !zt) goto oom;
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nt, mg, r, 1, evec, nt, B, mg, 0, alpha, mg);
         for (int c0 = 0; c0 < p; c0 += BLOCK) {
-            int c1 = c0 + BLOCK < p ? c0 + BLOCK : p, bw = c1 - c0;
-            build_z(z, X, p, rows, T, ng, c0, c1, mu, sd);
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bw, mg, ng, 1, z, bw, alpha, mg, 0, Wp + (size_t)c0 * mg, mg);
+            int c1 = c0 + BLOCK < p ? c0 + BLOCK : p;
+            build_zt(zt, Xt, n, rows, T, nt, c0, c1, mu, sd);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c1 - c0, mg, nt, 1, zt, nt, alpha, mg, 0, Wp + (size_t)c0 * mg, mg);
         }
     } else {
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, mg, p, 1, evec, p, B, mg, 0, Wp, mg);
     }
     for (int j = 0; j < mg; j++) {
-        double *wj = out->w + (size_t)J[j] * p, b = ybar[j];
+        double *wj = W + (size_t)J[j] * p, b = ybar[j];
         for (int c = 0; c < p; c++) {
             wj[c] = Wp[(size_t)c * mg + j] / sd[c];
             b -= mu[c] * wj[c];
         }
-        out->b[J[j]] = b;
+        bout[J[j]] = b;
     }
     rc = 0;
     goto done;
 oom:
-    dt_seterr("out of memory in ridge (%d stimuli x %d features)", ng, p);
+    dt_seterr("out of memory in ridge (%d stimuli x %d features)", nt, p);
+done:
+    free(Wp);
+    free(alpha);
+    free(zt);
+    return rc;
+}
+
+/* The fit on rows T at each neuron's own lambda lam[j]. */
+static int final_fit(const float *Xt, int n, int p, const int *rows, const int *T, int nt, const double *mu,
+                     const double *sd, const double *Yc, int mg, const double *lam, const double *ybar, const int *J,
+                     double *W, double *bout)
+{
+    double *evec = NULL, *s = NULL;
+    int r = decompose(Xt, n, p, rows, T, nt, mu, sd, &evec, &s), rc = -1;
+    if (r < 0) return -1;
+    double *B = malloc((size_t)r * mg * sizeof(double));
+    if (!B) { dt_seterr("out of memory in ridge"); goto done; }
+    if (project_responses(B, evec, r, Xt, n, p, rows, T, nt, mu, sd, Yc, mg)) goto done;
+    for (int k = 0; k < r; k++)
+        for (int j = 0; j < mg; j++) B[(size_t)k * mg + j] /= s[k] + lam[j];
+    rc = weights_out(evec, r, B, Xt, n, p, rows, T, nt, mu, sd, mg, ybar, J, W, bout);
 done:
     free(evec);
     free(s);
     free(B);
-    free(Wp);
-    free(alpha);
-    free(z);
+    return rc;
+}
+
+/* Means of the group's neurons over rows T and the centred responses
+ * Yc (nt, mg). */
+static void centre_responses(const double *Y, int m_all, const int *rows, const int *T, int nt, const int *J, int mg,
+                             double *ybar, double *Yc)
+{
+    for (int j = 0; j < mg; j++) {
+        double s = 0;
+        for (int t = 0; t < nt; t++) s += Y[(size_t)rows[T[t]] * m_all + J[j]];
+        ybar[j] = s / nt;
+        for (int t = 0; t < nt; t++) Yc[(size_t)t * mg + j] = Y[(size_t)rows[T[t]] * m_all + J[j]] - ybar[j];
+    }
+}
+
+/* K-fold CV from one decomposition (see the top of this file): fills err
+ * (mg, ngrid) with the summed squared held-out errors.  evec/s: the
+ * decomposition of the group's centred Gram (ng x ng), B = U^T Yc. */
+static int block_cv(const double *evec, const double *s, const double *B, int ng, int mg, const int *fold, int K,
+                    const double *grid, int ngrid, double *err)
+{
+    int rc = -1, *V = malloc((size_t)ng * sizeof(int));
+    double *UV = malloc((size_t)ng * ng * sizeof(double)), *Q = malloc((size_t)ng * ng * sizeof(double));
+    double *M = malloc((size_t)ng * ng * sizeof(double)), *Bq = malloc((size_t)ng * mg * sizeof(double));
+    double *R = malloc((size_t)ng * mg * sizeof(double)), *sq = malloc((size_t)ng * sizeof(double));
+    if (!V || !UV || !Q || !M || !Bq || !R || !sq) { dt_seterr("out of memory in ridge CV (%d stimuli)", ng); goto done; }
+    for (int f = 0; f < K; f++) {
+        int nv = 0;
+        for (int i = 0; i < ng; i++)
+            if (fold[i] == f) V[nv++] = i;
+        for (int v = 0; v < nv; v++)
+            for (int k = 0; k < ng; k++) UV[(size_t)v * ng + k] = evec[(size_t)k * ng + V[v]];
+        for (int g = 0; g < ngrid; g++) {
+            double lam = grid[g];
+            for (int k = 0; k < ng; k++) sq[k] = sqrt(lam / (s[k] + lam));
+            for (int v = 0; v < nv; v++)
+                for (int k = 0; k < ng; k++) Q[(size_t)v * ng + k] = UV[(size_t)v * ng + k] * sq[k];
+            for (int k = 0; k < ng; k++)
+                for (int j = 0; j < mg; j++) Bq[(size_t)k * mg + j] = B[(size_t)k * mg + j] * sq[k];
+            /* M = Q Q^T - 11^T/n (upper triangle, row-major = lower column-major) */
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, nv, ng, 1, Q, ng, 0, M, nv);
+            for (int a = 0; a < nv; a++)
+                for (int b = a; b < nv; b++) M[(size_t)a * nv + b] -= 1.0 / ng;
+            /* residuals of the full fit, column-major (nv x mg): R^T = Bq^T Q^T */
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasTrans, mg, nv, ng, 1, Bq, mg, Q, ng, 0, R, nv);
+            int info = 0, ldm = nv;
+            dpotrf_("L", &nv, M, &ldm, &info);
+            if (!info) dpotrs_("L", &nv, &mg, M, &ldm, R, &ldm, &info);
+            if (info) {
+                dt_seterr("ridge CV: the held-out system of fold %d at lambda %g is singular (duplicate stimuli?); "
+                          "use larger --lambdas", f + 1, lam);
+                goto done;
+            }
+            for (int j = 0; j < mg; j++) {
+                double e2 = 0;
+                for (int v = 0; v < nv; v++) e2 += R[(size_t)j * nv + v] * R[(size_t)j * nv + v];
+                err[(size_t)j * ngrid + g] += e2;
+            }
+        }
+    }
+    rc = 0;
+done:
+    free(V); free(UV); free(Q); free(M); free(Bq); free(R); free(sq);
     return rc;
 }
 
 /* Fit one group: neurons J (mg) recorded on rows (ng). */
-static int fit_group(const float *X, int p, const double *Y, int m_all, const int *rows, int ng, const int *J, int mg,
-                     const ridge_opts *o, ridge_fit *out)
+static int fit_group(const float *Xt, int n, int p, const double *Y, int m_all, const int *rows, int ng, const int *J,
+                     int mg, const ridge_opts *o, ridge_fit *out)
 {
     int rc = -1, K = o->nfolds, gcv = K == 0, ngrid = o->ngrid;
+    /* one decomposition for the whole CV: see the top of this file */
+    int fast = !o->standardize && p >= ng && !gcv;
     int *fold = malloc((size_t)ng * sizeof(int)), *T = malloc((size_t)ng * sizeof(int)), *V = malloc((size_t)ng * sizeof(int));
-    char *train = malloc((size_t)ng);
     double *mu = malloc((size_t)p * sizeof(double)), *sd = malloc((size_t)p * sizeof(double));
     double *Yc = malloc((size_t)ng * mg * sizeof(double)), *Yv = malloc((size_t)ng * mg * sizeof(double));
     double *err = calloc((size_t)mg * ngrid, sizeof(double)), *grid = malloc((size_t)ngrid * sizeof(double));
-    double *ybar = malloc((size_t)mg * sizeof(double));
+    double *ybar = malloc((size_t)mg * sizeof(double)), *lam = malloc((size_t)mg * sizeof(double));
+    double *evec = NULL, *s = NULL, *B = NULL;
     spectral sp = {0};
-    if (!fold || !T || !V || !train || !mu || !sd || !Yc || !Yv || !err || !grid || !ybar) {
+    if (!fold || !T || !V || !mu || !sd || !Yc || !Yv || !err || !grid || !ybar || !lam) {
         dt_seterr("out of memory in ridge");
         goto done;
     }
@@ -373,18 +461,32 @@ static int fit_group(const float *X, int p, const double *Y, int m_all, const in
         dt_seterr("%d recorded stimuli cannot be split into %d folds; use fewer folds", ng, K);
         goto done;
     }
+    for (int i = 0; i < ng; i++) T[i] = i;
+    feature_stats(Xt, n, p, rows, T, ng, o->standardize, mu, sd);
+    centre_responses(Y, m_all, rows, T, ng, J, mg, ybar, Yc);
+    int r = 0;
+    if (fast) {
+        r = decompose(Xt, n, p, rows, T, ng, mu, sd, &evec, &s);
+        B = malloc((size_t)ng * mg * sizeof(double));
+        if (r < 0 || !B || project_responses(B, evec, r, Xt, n, p, rows, T, ng, mu, sd, Yc, mg)) {
+            if (r >= 0 && !B) dt_seterr("out of memory in ridge");
+            goto done;
+        }
+    }
     /* the lambda grid: explicit, or relative to the centred Gram's trace */
-    for (int i = 0; i < ng; i++) train[i] = 1;
-    feature_stats(X, p, rows, ng, train, o->standardize, mu, sd);
     if (o->grid) {
         memcpy(grid, o->grid, (size_t)ngrid * sizeof(double));
     } else {
         double tr = 0;
-        for (int i = 0; i < ng; i++) {
-            const float *x = X + (size_t)rows[i] * p;
+        if (fast) {
+            for (int k = 0; k < r; k++) tr += s[k];
+        } else {
             for (int c = 0; c < p; c++) {
-                double z = (x[c] - mu[c]) / sd[c];
-                tr += z * z;
+                const float *x = Xt + (size_t)c * n;
+                for (int i = 0; i < ng; i++) {
+                    double z = (x[rows[i]] - mu[c]) / sd[c];
+                    tr += z * z;
+                }
             }
         }
         double scale = tr / ng > 0 ? tr / ng : 1;
@@ -393,15 +495,12 @@ static int fit_group(const float *X, int p, const double *Y, int m_all, const in
             grid[g] = scale * exp(log(o->grid_lo) + t * (log(o->grid_hi) - log(o->grid_lo)));
         }
     }
-    if (gcv) {
-        for (int i = 0; i < ng; i++) T[i] = i;
-        for (int j = 0; j < mg; j++) {
-            double s = 0;
-            for (int i = 0; i < ng; i++) s += Y[(size_t)rows[i] * m_all + J[j]];
-            ybar[j] = s / ng;
-            for (int i = 0; i < ng; i++) Yc[(size_t)i * mg + j] = Yv[(size_t)i * mg + j] = Y[(size_t)rows[i] * m_all + J[j]] - ybar[j];
-        }
-        if (spectral_make(&sp, X, p, rows, T, ng, T, ng, Yc, mg, mu, sd, 1) ||
+    if (fast) {
+        ridge_folds(fold, ng, K, o->seed);
+        if (block_cv(evec, s, B, ng, mg, fold, K, grid, ngrid, err)) goto done;
+    } else if (gcv) {
+        memcpy(Yv, Yc, (size_t)ng * mg * sizeof(double));
+        if (spectral_make(&sp, Xt, n, p, rows, T, ng, T, ng, Yc, mg, mu, sd, 1) ||
             spectral_errors(&sp, Yv, mg, grid, ngrid, ng, err))
             goto done;
         spectral_free(&sp);
@@ -410,58 +509,64 @@ static int fit_group(const float *X, int p, const double *Y, int m_all, const in
         for (int f = 0; f < K; f++) {
             int nt = 0, nv = 0;
             for (int i = 0; i < ng; i++) {
-                train[i] = fold[i] != f;
-                if (train[i]) T[nt++] = i;
+                if (fold[i] != f) T[nt++] = i;
                 else V[nv++] = i;
             }
-            feature_stats(X, p, rows, ng, train, o->standardize, mu, sd);
-            for (int j = 0; j < mg; j++) {
-                double s = 0;
-                for (int t = 0; t < nt; t++) s += Y[(size_t)rows[T[t]] * m_all + J[j]];
-                ybar[j] = s / nt;
-                for (int t = 0; t < nt; t++) Yc[(size_t)t * mg + j] = Y[(size_t)rows[T[t]] * m_all + J[j]] - ybar[j];
+            feature_stats(Xt, n, p, rows, T, nt, o->standardize, mu, sd);
+            centre_responses(Y, m_all, rows, T, nt, J, mg, ybar, Yc);
+            for (int j = 0; j < mg; j++)
                 for (int v = 0; v < nv; v++) Yv[(size_t)v * mg + j] = Y[(size_t)rows[V[v]] * m_all + J[j]] - ybar[j];
-            }
-            if (spectral_make(&sp, X, p, rows, T, nt, V, nv, Yc, mg, mu, sd, 0) ||
+            if (spectral_make(&sp, Xt, n, p, rows, T, nt, V, nv, Yc, mg, mu, sd, 0) ||
                 spectral_errors(&sp, Yv, mg, grid, ngrid, ng, err))
                 goto done;
             spectral_free(&sp);
         }
     }
     /* choose lambda per neuron (mean squared error over all rows) */
-    int *best = malloc((size_t)mg * sizeof(int));
-    if (!best) { dt_seterr("out of memory in ridge"); goto done; }
     for (int j = 0; j < mg; j++) {
         int bg = 0;
         for (int g = 0; g < ngrid; g++) {
             err[(size_t)j * ngrid + g] /= ng;
             if (err[(size_t)j * ngrid + g] < err[(size_t)j * ngrid + bg]) bg = g;
         }
-        best[j] = bg;
         memcpy(out->cv + (size_t)J[j] * ngrid, err + (size_t)j * ngrid, (size_t)ngrid * sizeof(double));
         memcpy(out->grid + (size_t)J[j] * ngrid, grid, (size_t)ngrid * sizeof(double));
-        out->lambda[J[j]] = grid[bg];
+        out->lambda[J[j]] = lam[j] = grid[bg];
     }
-    /* final fit on every row: A = Z U (dual) or Z V (primal) gives the fit;
-     * weights w' = Z^T alpha (dual) or V diag B (primal) */
-    for (int i = 0; i < ng; i++) { train[i] = 1; T[i] = i; }
-    feature_stats(X, p, rows, ng, train, o->standardize, mu, sd);
-    for (int j = 0; j < mg; j++) {
-        double s = 0;
-        for (int i = 0; i < ng; i++) s += Y[(size_t)rows[i] * m_all + J[j]];
-        ybar[j] = s / ng;
-        for (int i = 0; i < ng; i++) Yc[(size_t)i * mg + j] = Y[(size_t)rows[i] * m_all + J[j]] - ybar[j];
+    /* the final fit on every row */
+    if (fast) {
+        for (int k = 0; k < r; k++)
+            for (int j = 0; j < mg; j++) B[(size_t)k * mg + j] /= s[k] + lam[j];
+        if (weights_out(evec, r, B, Xt, n, p, rows, T, ng, mu, sd, mg, ybar, J, out->w, out->b)) goto done;
+    } else {
+        for (int i = 0; i < ng; i++) T[i] = i;
+        feature_stats(Xt, n, p, rows, T, ng, o->standardize, mu, sd);
+        centre_responses(Y, m_all, rows, T, ng, J, mg, ybar, Yc);
+        if (final_fit(Xt, n, p, rows, T, ng, mu, sd, Yc, mg, lam, ybar, J, out->w, out->b)) goto done;
     }
-    if (final_fit(X, p, rows, T, ng, mu, sd, Yc, mg, grid, best, ybar, J, out)) { free(best); goto done; }
-    free(best);
     rc = 0;
 done:
     spectral_free(&sp);
-    free(fold); free(T); free(V); free(train); free(mu); free(sd); free(Yc); free(Yv); free(err); free(grid); free(ybar);
+    free(fold); free(T); free(V); free(mu); free(sd); free(Yc); free(Yv); free(err); free(grid); free(ybar); free(lam);
+    free(evec); free(s); free(B);
     return rc;
 }
 
-int ridge_fit_cv(const float *X, int n, int p, const double *Y, int m, const ridge_opts *o, ridge_fit *out)
+static int alloc_fit(ridge_fit *out, int p, int m, int ngrid)
+{
+    out->p = p;
+    out->m = m;
+    out->ngrid = ngrid;
+    out->w = calloc((size_t)m * p, sizeof(double));
+    out->b = calloc((size_t)m, sizeof(double));
+    out->lambda = calloc((size_t)m, sizeof(double));
+    out->cv = calloc((size_t)m * ngrid, sizeof(double));
+    out->grid = calloc((size_t)m * ngrid, sizeof(double));
+    out->status = calloc((size_t)m, sizeof(int));
+    return out->w && out->b && out->lambda && out->cv && out->grid && out->status ? 0 : -1;
+}
+
+int ridge_fit_cv(const float *Xt, int n, int p, const double *Y, int m, const ridge_opts *o, ridge_fit *out)
 {
     memset(out, 0, sizeof *out);
     if (o->nfolds == 1 || o->nfolds < 0) return dt_seterr("--folds %d: use 0 (generalized CV) or at least 2", o->nfolds);
@@ -470,33 +575,62 @@ int ridge_fit_cv(const float *X, int n, int p, const double *Y, int m, const rid
         for (int g = 0; g < o->ngrid; g++)
             if (!(o->grid[g] > 0) || (g && !(o->grid[g] > o->grid[g - 1])))
                 return dt_seterr("the lambda grid must be positive and strictly increasing (value %d is %g)", g + 1, o->grid[g]);
-    out->p = p;
-    out->m = m;
-    out->ngrid = o->ngrid;
-    out->w = calloc((size_t)m * p, sizeof(double));
-    out->b = calloc((size_t)m, sizeof(double));
-    out->lambda = calloc((size_t)m, sizeof(double));
-    out->cv = calloc((size_t)m * o->ngrid, sizeof(double));
-    out->grid = calloc((size_t)m * o->ngrid, sizeof(double));
-    out->status = calloc((size_t)m, sizeof(int));
     int *rows = malloc((size_t)n * sizeof(int)), *J = malloc((size_t)m * sizeof(int));
     char *done = calloc((size_t)m, 1);
     int rc = -1;
-    if (!out->w || !out->b || !out->lambda || !out->cv || !out->grid || !out->status || !rows || !J || !done) {
+    if (alloc_fit(out, p, m, o->ngrid) || !rows || !J || !done) {
         dt_seterr("out of memory for %d neurons x %d features", m, p);
         goto fail;
     }
     /* neurons without data or variance are not fitted; the others in groups
      * sharing their recorded stimuli */
     readout_status(Y, n, m, out->status, out->b, done); /* fitted neurons' b is overwritten */
+    for (int j = 0; j < m; j++) out->lambda[j] = NAN;  /* skipped neurons keep NaN */
+    for (size_t i = 0; i < (size_t)m * o->ngrid; i++) out->cv[i] = out->grid[i] = NAN;
     int ng, mg;
     while (readout_next_group(Y, n, m, done, rows, &ng, J, &mg))
-        if (fit_group(X, p, Y, m, rows, ng, J, mg, o, out)) goto fail;
+        if (fit_group(Xt, n, p, Y, m, rows, ng, J, mg, o, out)) goto fail;
     rc = 0;
 fail:
     free(rows);
     free(J);
     free(done);
     if (rc) ridge_fit_free(out);
+    return rc;
+}
+
+int ridge_refit(const float *Xt, int n, int p, const double *Y, int m, const int *counts, const double *lambda,
+                int standardize, double *W, double *b)
+{
+    int *status = malloc((size_t)m * sizeof(int)), *rows = malloc((size_t)n * sizeof(int)), *J = malloc((size_t)m * sizeof(int));
+    char *done = calloc((size_t)m, 1);
+    int rc = -1, nt_max = 0;
+    for (int i = 0; i < n; i++) nt_max += counts[i];
+    int *T = malloc((size_t)(nt_max > 0 ? nt_max : 1) * sizeof(int));
+    double *mu = malloc((size_t)p * sizeof(double)), *sd = malloc((size_t)p * sizeof(double));
+    double *Yc = malloc((size_t)(nt_max > 0 ? nt_max : 1) * m * sizeof(double)), *ybar = malloc((size_t)m * sizeof(double));
+    double *lam = malloc((size_t)m * sizeof(double));
+    if (!status || !rows || !J || !done || !T || !mu || !sd || !Yc || !ybar || !lam) {
+        dt_seterr("out of memory in the ridge refit (%d neurons x %d features)", m, p);
+        goto done;
+    }
+    memset(W, 0, (size_t)m * p * sizeof(double));
+    readout_status(Y, n, m, status, b, done);
+    for (int j = 0; j < m; j++)
+        if (isnan(lambda[j])) done[j] = 1;
+    int ng, mg;
+    while (readout_next_group(Y, n, m, done, rows, &ng, J, &mg)) {
+        int nt = 0;
+        for (int i = 0; i < ng; i++)
+            for (int c = 0; c < counts[rows[i]]; c++) T[nt++] = i;
+        if (nt < 2) continue; /* nothing resampled: zero weights, the mean */
+        feature_stats(Xt, n, p, rows, T, nt, standardize, mu, sd);
+        centre_responses(Y, m, rows, T, nt, J, mg, ybar, Yc);
+        for (int j = 0; j < mg; j++) lam[j] = lambda[J[j]];
+        if (final_fit(Xt, n, p, rows, T, nt, mu, sd, Yc, mg, lam, ybar, J, W, b)) goto done;
+    }
+    rc = 0;
+done:
+    free(status); free(rows); free(J); free(done); free(T); free(mu); free(sd); free(Yc); free(ybar); free(lam);
     return rc;
 }

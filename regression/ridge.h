@@ -9,7 +9,9 @@
  * space).  When features outnumber stimuli the dual (kernel) form is used:
  * one symmetric eigendecomposition of the centred Gram matrix per fold serves
  * every lambda and every neuron; otherwise the primal form with the p x p
- * covariance.  All fold statistics (means, scales) come from the training
+ * covariance.  Without standardisation, K-fold CV needs no decomposition per
+ * fold: the held-out residuals follow exactly from one decomposition of all
+ * the rows (see ridge.c).  All fold statistics (means, scales) come from the training
  * rows only.  Neurons with NaN responses use only their recorded stimuli
  * (neurons sharing a pattern of recorded stimuli are fitted together). */
 #ifndef DT_RIDGE_H
@@ -44,10 +46,18 @@ typedef struct {
     int *status;           /* (m) RIDGE_OK, or why the neuron was skipped */
 } ridge_fit;
 
-/* X (n, p) row-major float features; Y (n, m) responses, NaN = missing.
+/* Xt (p, n) feature-major float features: row c holds feature c over the n
+ * stimuli.  Y (n, m) responses, NaN = missing.
  * Returns 0, or -1 with dt_seterr (bad options, out of memory, LAPACK). */
-int ridge_fit_cv(const float *X, int n, int p, const double *Y, int m, const ridge_opts *o, ridge_fit *out);
+int ridge_fit_cv(const float *Xt, int n, int p, const double *Y, int m, const ridge_opts *o, ridge_fit *out);
 void ridge_fit_free(ridge_fit *f);   /* NULL-safe */
+
+/* Refit on a resample at given lambdas (no cross-validation): stimulus i
+ * counts counts[i] times (a bootstrap draw).  Neurons whose lambda is NaN or
+ * that have no recorded resampled stimuli get zero weights and their mean
+ * as intercept.  W (m, p) and b (m) are outputs. */
+int ridge_refit(const float *Xt, int n, int p, const double *Y, int m, const int *counts, const double *lambda,
+                int standardize, double *W, double *b);
 
 /* Fold of each of n rows (0..k-1), a seeded shuffle dealt round-robin. */
 void ridge_folds(int *fold, int n, int k, uint64_t seed);

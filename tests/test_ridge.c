@@ -30,7 +30,7 @@ static void closed_form(const float *X, int p, const double *Y, int m, int j, co
     double *mu = calloc(p, sizeof(double)), *sd = malloc(p * sizeof(double)), *A = calloc((size_t)p * p, sizeof(double));
     double ybar = 0;
     for (int i = 0; i < cnt; i++) {
-        for (int c = 0; c < p; c++) mu[c] += X[(size_t)sel[i] * p + c] / cnt;
+        for (int c = 0; c < p; c++) mu[c] += (double)X[(size_t)sel[i] * p + c] / cnt;
         ybar += Y[(size_t)sel[i] * m + j] / cnt;
     }
     for (int c = 0; c < p; c++) {
@@ -54,6 +54,23 @@ static void closed_form(const float *X, int p, const double *Y, int m, int j, co
         *b -= mu[c] * w[c];
     }
     free(mu); free(sd); free(A);
+}
+
+/* The API takes features feature-major (p, n). */
+static float *transpose(const float *X, int n, int p)
+{
+    float *Xt = malloc((size_t)n * p * sizeof(float));
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < p; c++) Xt[(size_t)c * n + i] = X[(size_t)i * p + c];
+    return Xt;
+}
+
+static int fit_rm(const float *X, int n, int p, const double *Y, int m, const ridge_opts *o, ridge_fit *f)
+{
+    float *Xt = transpose(X, n, p);
+    int rc = ridge_fit_cv(Xt, n, p, Y, m, o, f);
+    free(Xt);
+    return rc;
 }
 
 static void make_problem(float *X, double *Y, int n, int p, int m)
@@ -87,7 +104,7 @@ static void test_closed_form(int n, int p, int stdz)
     o.ngrid = 1;
     o.standardize = stdz;
     ridge_fit f;
-    CHECK(ridge_fit_cv(X, n, p, Y, m, &o, &f) == 0, "ridge: %s", dt_lasterr());
+    CHECK(fit_rm(X, n, p, Y, m, &o, &f) == 0, "ridge: %s", dt_lasterr());
     int *all = malloc(n * sizeof(int));
     for (int i = 0; i < n; i++) all[i] = i;
     double worst = 0;
@@ -104,7 +121,7 @@ static void test_closed_form(int n, int p, int stdz)
 }
 
 /* K-fold CV errors against refitting the closed form on each fold. */
-static void test_cv(int n, int p, int K)
+static void test_cv(int n, int p, int K, int stdz)
 {
     int m = 2, G = 4;
     float *X = malloc((size_t)n * p * sizeof(float));
@@ -117,8 +134,9 @@ static void test_cv(int n, int p, int K)
     o.ngrid = G;
     o.nfolds = K;
     o.seed = 7;
+    o.standardize = stdz;
     ridge_fit f;
-    CHECK(ridge_fit_cv(X, n, p, Y, m, &o, &f) == 0, "ridge: %s", dt_lasterr());
+    CHECK(fit_rm(X, n, p, Y, m, &o, &f) == 0, "ridge: %s", dt_lasterr());
     int *fold = malloc(n * sizeof(int)), *tr = malloc(n * sizeof(int));
     if (K > 0) ridge_folds(fold, n, K, 7);
     double worst = 0;
@@ -129,7 +147,7 @@ static void test_cv(int n, int p, int K)
                 for (int out = 0; out < n; out++) {
                     int c = 0;
                     for (int i = 0; i < n; i++) if (i != out) tr[c++] = i;
-                    closed_form(X, p, Y, m, j, tr, c, grid[g], 0, w, &b);
+                    closed_form(X, p, Y, m, j, tr, c, grid[g], stdz, w, &b);
                     double pred = b;
                     for (int d = 0; d < p; d++) pred += w[d] * X[(size_t)out * p + d];
                     err += pow(Y[(size_t)out * m + j] - pred, 2);
@@ -138,7 +156,7 @@ static void test_cv(int n, int p, int K)
                 for (int k = 0; k < K; k++) {
                     int c = 0;
                     for (int i = 0; i < n; i++) if (fold[i] != k) tr[c++] = i;
-                    closed_form(X, p, Y, m, j, tr, c, grid[g], 0, w, &b);
+                    closed_form(X, p, Y, m, j, tr, c, grid[g], stdz, w, &b);
                     for (int i = 0; i < n; i++) {
                         if (fold[i] != k) continue;
                         double pred = b;
@@ -151,8 +169,8 @@ static void test_cv(int n, int p, int K)
             worst = fmax(worst, fabs(f.cv[(size_t)j * G + g] - err) / err);
         }
     CHECK(worst < 1e-8, "%s CV errors differ from brute force by %.3g", K ? "K-fold" : "GCV", worst);
-    printf("  %-6s n=%3d p=%3d %s: CV error vs brute-force refits %.1e\n", p >= n ? "dual" : "primal", n, p,
-           K ? "5-fold" : "leave-one-out (GCV)", worst);
+    printf("  %-6s n=%3d p=%3d %s%s: CV error vs brute-force refits %.1e\n", p >= n ? "dual" : "primal", n, p,
+           K ? "5-fold" : "leave-one-out (GCV)", stdz ? ", standardized" : "", worst);
     ridge_fit_free(&f);
     free(X); free(Y); free(w); free(fold); free(tr);
 }
@@ -178,7 +196,7 @@ static void test_nan(void)
     o.grid = grid;
     o.ngrid = 1;
     ridge_fit f;
-    CHECK(ridge_fit_cv(X, n, p, Y, m, &o, &f) == 0, "ridge: %s", dt_lasterr());
+    CHECK(fit_rm(X, n, p, Y, m, &o, &f) == 0, "ridge: %s", dt_lasterr());
     closed_form(X, p, Y, m, 1, sel, cnt, 2, 0, w, &b);
     CHECK(rel(f.w + p, w, p) < 1e-8, "NaN neuron: weights differ from the fit on its recorded stimuli (%.3g)", rel(f.w + p, w, p));
     CHECK(f.status[0] == RIDGE_OK && f.status[1] == RIDGE_OK && f.status[2] == RIDGE_NO_DATA && f.status[3] == RIDGE_CONSTANT,
@@ -189,11 +207,11 @@ static void test_nan(void)
     double bad[2] = {1, 0.5};
     o.grid = bad;
     o.ngrid = 2;
-    CHECK(ridge_fit_cv(X, n, p, Y, m, &o, &f) != 0 && strstr(dt_lasterr(), "strictly increasing"), "unsorted grid: %s", dt_lasterr());
+    CHECK(fit_rm(X, n, p, Y, m, &o, &f) != 0 && strstr(dt_lasterr(), "strictly increasing"), "unsorted grid: %s", dt_lasterr());
     o.grid = grid;
     o.ngrid = 1;
     o.nfolds = 40;
-    CHECK(ridge_fit_cv(X, n, p, Y, m, &o, &f) != 0 && strstr(dt_lasterr(), "cannot be split into 40 folds"), "folds: %s", dt_lasterr());
+    CHECK(fit_rm(X, n, p, Y, m, &o, &f) != 0 && strstr(dt_lasterr(), "cannot be split into 40 folds"), "folds: %s", dt_lasterr());
     free(X); free(Y); free(w);
 }
 
@@ -230,7 +248,7 @@ static void test_sklearn(void)
         o.grid = alphas + g;
         o.ngrid = 1;
         ridge_fit fit;
-        CHECK(ridge_fit_cv(X, n, p, Y, m, &o, &fit) == 0, "ridge: %s", dt_lasterr());
+        CHECK(fit_rm(X, n, p, Y, m, &o, &fit) == 0, "ridge: %s", dt_lasterr());
         for (int j = 0; j < m; j++) {
             worst = fmax(worst, rel(fit.w + (size_t)j * p, coef + ((size_t)g * m + j) * p, p));
             worst = fmax(worst, fabs(fit.b[j] - icpt[g * m + j]) / (1 + fabs(icpt[g * m + j])));
@@ -245,13 +263,46 @@ static void test_sklearn(void)
     o.ngrid = G;
     o.nfolds = 0;
     ridge_fit fit;
-    CHECK(ridge_fit_cv(X, n, p, Y, m, &o, &fit) == 0, "ridge: %s", dt_lasterr());
+    CHECK(fit_rm(X, n, p, Y, m, &o, &fit) == 0, "ridge: %s", dt_lasterr());
     int same = 0;
     for (int j = 0; j < m; j++) same += fit.lambda[j] == chosen[j];
     CHECK(same == m, "GCV chose the same alpha as RidgeCV for %d of %d targets", same, m);
     printf("  sklearn: Ridge weights within %.1e over %d alphas; RidgeCV's alpha chosen for %d/%d targets\n", worst, G, same, m);
     ridge_fit_free(&fit);
     free(X); free(Y); free(alphas); free(coef); free(icpt); free(chosen);
+}
+
+/* A bootstrap refit at fixed lambdas equals the closed form on the rows
+ * repeated as often as they were drawn; a NaN lambda gives zero weights. */
+static void test_refit(int n, int p, int stdz)
+{
+    int m = 3;
+    float *X = malloc((size_t)n * p * sizeof(float));
+    double *Y = malloc((size_t)n * m * sizeof(double)), *w = malloc(p * sizeof(double)), b;
+    double *W = malloc((size_t)m * p * sizeof(double)), *B = malloc(m * sizeof(double)), lam[3] = {0.5, 20, NAN};
+    int *counts = calloc(n, sizeof(int)), *sel = malloc(n * sizeof(int));
+    make_problem(X, Y, n, p, m);
+    for (int t = 0; t < n; t++) {
+        int i = (int)(urand() * n);
+        counts[i]++;
+    }
+    int cnt = 0;
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < counts[i]; c++) sel[cnt++] = i;
+    float *Xt = transpose(X, n, p);
+    CHECK(ridge_refit(Xt, n, p, Y, m, counts, lam, stdz, W, B) == 0, "refit: %s", dt_lasterr());
+    double worst = 0;
+    for (int j = 0; j < 2; j++) {
+        closed_form(X, p, Y, m, j, sel, cnt, lam[j], stdz, w, &b);
+        worst = fmax(worst, rel(W + (size_t)j * p, w, p));
+        CHECK(fabs(B[j] - b) <= 1e-8 * (1 + fabs(b)), "refit intercept %.12g vs %.12g", B[j], b);
+    }
+    double z = 0;
+    for (int c = 0; c < p; c++) z = fmax(z, fabs(W[(size_t)2 * p + c]));
+    CHECK(worst < 1e-8 && z == 0, "bootstrap refit: weights differ from the closed form on the resample by %.3g (NaN lambda: %g)", worst, z);
+    printf("  %-6s n=%3d p=%3d standardize=%d: bootstrap refit vs closed form on the resample %.1e\n", p >= n ? "dual" : "primal", n, p,
+           stdz, worst);
+    free(X); free(Y); free(w); free(W); free(B); free(counts); free(sel); free(Xt);
 }
 
 int main(void)
@@ -261,10 +312,15 @@ int main(void)
     test_closed_form(30, 80, 1);
     test_closed_form(90, 12, 0);  /* primal */
     test_closed_form(90, 12, 1);
-    test_cv(40, 70, 5);
-    test_cv(60, 9, 5);
-    test_cv(25, 40, 0);
-    test_cv(30, 6, 0);
+    test_cv(40, 70, 5, 0); /* one decomposition for all folds */
+    test_cv(40, 70, 5, 1); /* a decomposition per fold */
+    test_cv(60, 9, 5, 0);
+    test_cv(60, 9, 5, 1);
+    test_cv(25, 40, 0, 0);
+    test_cv(30, 6, 0, 0);
+    test_refit(30, 50, 0);
+    test_refit(30, 50, 1);
+    test_refit(60, 8, 0);
     test_nan();
     test_sklearn();
     return th_summary("test_ridge");
