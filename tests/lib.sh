@@ -9,8 +9,8 @@ expect_error() {
   local name=$1 needle=$2 out=$3
   shift 4
   rm -f "$out"
-  "$@" -o "$out" >/dev/null 2>"$out.err"
-  local rc=$? msg
+  local rc=0 msg
+  "$@" -o "$out" >/dev/null 2>"$out.err" || rc=$?
   msg=$(cat "$out.err")
   if [ $rc -eq 0 ] || [ "$(wc -l <"$out.err")" -ne 1 ] || ! grep -q '^error: ' "$out.err" || ! grep -qF -- "$needle" "$out.err" \
      || [ -e "$out" ] || ls "$out".tmp.* >/dev/null 2>&1; then
@@ -20,4 +20,23 @@ expect_error() {
     echo "ok   $name: $msg"
   fi
   rm -f "$out.err"
+}
+
+# expect_fail NAME NEEDLE -- COMMAND...
+#   like expect_error for commands whose outputs are given in COMMAND itself
+#   (nothing is added or removed): non-zero exit, one "error: ..." line
+#   containing NEEDLE.
+expect_fail() {
+  local name=$1 needle=$2 err
+  shift 3
+  err=$(mktemp)
+  local rc=0
+  "$@" >/dev/null 2>"$err" || rc=$?
+  if [ $rc -eq 0 ] || [ "$(wc -l <"$err")" -ne 1 ] || ! grep -q '^error: ' "$err" || ! grep -qF -- "$needle" "$err"; then
+    echo "FAIL $name: rc=$rc stderr=[$(cat "$err")]"
+    fails=$((fails + 1))
+  else
+    echo "ok   $name: $(cat "$err")"
+  fi
+  rm -f "$err"
 }
