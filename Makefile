@@ -62,7 +62,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/specs.o
 SPECS     := $(wildcard models/*.spec)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-BENCH_BIN := $(BUILD)/tests/bench_cnn
+BENCH_BIN := $(BUILD)/tests/bench_cnn $(BUILD)/tests/bench_readouts
 
 BIN       := $(BUILD)/deeptune
 

@@ -171,6 +171,7 @@ typedef struct {
     int m, p, ngrid, bootstrap;
     const double *w, *b, *lambda, *grid, *cv, *cvse, *r, *r2, *r2nc;
     const int *nnz, *status;
+    const int *resample;       /* (n) times each stimulus was drawn, bootstrap only */
 } model_out;
 
 static int write_model(hid_t of, const model_out *mo, const fit_opts *o, const char *fnet, const char *fweights,
@@ -199,6 +200,7 @@ static int write_model(hid_t of, const model_out *mo, const fit_opts *o, const c
     W1("r2_test", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &md, mo->r2, 0);
     if (mo->r2nc) W1("r2_noise_corrected", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &md, mo->r2nc, 0);
     W1("test_stimuli", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, &nd, testmask, 0);
+    if (mo->resample) W1("resample_counts", H5T_STD_I32LE, H5T_NATIVE_INT, 1, &nd, mo->resample, 0);
 #undef W1
     hid_t gr = H5Gopen2(of, g, H5P_DEFAULT);
     double lg[MAX_LAGS];
@@ -425,7 +427,7 @@ int cmd_fit(int argc, char **argv)
     float *Xt = NULL, *Xte = NULL;
     double *Ytr = NULL, *Yte = NULL, *Tte = NULL, *Yhat = NULL, *r = NULL, *r2 = NULL, *r2nc = NULL, *Wb = NULL, *bb = NULL;
     size_t *trn = NULL, *tst = NULL;
-    int *counts = NULL, *stop = NULL;
+    int *counts = NULL, *stop = NULL, *cfull = NULL;
     uint8_t *testmask = NULL;
     ridge_fit fit;
     memset(&fit, 0, sizeof fit);
@@ -490,6 +492,9 @@ int cmd_fit(int argc, char **argv)
     if (o.name) strcpy(model, o.name);
     else if (nlags > 1 || lags[0]) sprintf(model, "%s:%s:%s:lags%d-%d", fnet, o.layer, o.method, lags[0], maxlag);
     else sprintf(model, "%s:%s:%s", fnet, o.layer, o.method);
+    if (!o.name) /* GoogLeNet's layer names have '/', which would nest the model's group */
+        for (char *q = model; *q; q++)
+            if (*q == '/') *q = '.';
     if (strchr(model, '/') || strchr(model, '#') || strchr(model, ',')) {
         dt_seterr("--name %s: a model name cannot contain '/', '#' or ','", model);
         goto done;
@@ -618,7 +623,7 @@ int cmd_fit(int argc, char **argv)
     }
     double fshape[3] = {(double)dims[1], rank == 4 ? (double)dims[2] : 1, rank == 4 ? (double)dims[3] : 1};
     model_out mo = {model, o.method, is_ridge ? "min" : o.rule, (int)m, (int)P, ngrid, 0, fit.w, fit.b, fit.lambda,
-                    fit.grid, fit.cv, lfit.w ? lfit.cvse : NULL, r, r2, r2nc, lfit.w ? lfit.nnz : NULL, fit.status};
+                    fit.grid, fit.cv, lfit.w ? lfit.cvse : NULL, r, r2, r2nc, lfit.w ? lfit.nnz : NULL, fit.status, NULL};
     if (write_model(of, &mo, &o, fnet, fweights, fwsha, fhex, lags, nlags, fshape, testmask, n, ntrain, ntest, d.split != NULL))
         goto done;
     if (o.metrics) {
@@ -634,8 +639,9 @@ int cmd_fit(int argc, char **argv)
         Wb = dt_malloc(m * P * sizeof(double));
         bb = dt_malloc(m * sizeof(double));
         counts = dt_malloc(ntrain * sizeof(int));
+        cfull = dt_calloc(n, sizeof(int));
         stop = dt_malloc(m * sizeof(int));
-        if (!Wb || !bb || !counts || !stop) goto done;
+        if (!Wb || !bb || !counts || !cfull || !stop) goto done;
         for (size_t j = 0; j < m; j++) { /* the chosen lambda's index on each Lasso path */
             stop[j] = -1;
             for (int k = 0; lfit.w && fit.status[j] == RIDGE_OK && k < ngrid; k++)
@@ -647,13 +653,14 @@ int cmd_fit(int argc, char **argv)
             uint64_t s = o.seed * 0x100000001B3ull + (uint64_t)k;
             memset(counts, 0, ntrain * sizeof(int));
             for (size_t t = 0; t < ntrain; t++) counts[splitmix(&s) % ntrain]++;
+            for (size_t t = 0; t < ntrain; t++) cfull[trn[t]] = counts[t];
             int e = is_ridge ? ridge_refit(Xt, (int)ntrain, (int)P, Ytr, (int)m, counts, fit.lambda, o.standardize, Wb, bb)
                              : lasso_refit(Xt, (int)ntrain, (int)P, Ytr, (int)m, counts, lfit.path, ngrid, stop, &lo2, Wb, bb);
             if (e || predict_test(Xte, ntest, P, Wb, bb, m, Yhat)) { free(bname); dt_preerr("bootstrap %d", k); goto done; }
             evaluate(Yte, Tte, R, Yhat, ntest, m, fit.status, r, r2, r2nc);
             sprintf(bname, "%s#b%d", model, k);
             model_out mb = {bname, o.method, is_ridge ? "min" : o.rule, (int)m, (int)P, ngrid, k, Wb, bb, fit.lambda,
-                            NULL, NULL, NULL, r, r2, r2nc, NULL, fit.status};
+                            NULL, NULL, NULL, r, r2, r2nc, NULL, fit.status, cfull};
             if (write_model(of, &mb, &o, fnet, fweights, fwsha, fhex, lags, nlags, fshape, testmask, n, ntrain, ntest,
                             d.split != NULL)) {
                 free(bname);
@@ -723,7 +730,7 @@ done:
     if (lfit.w) lasso_fit_free(&lfit); /* fit then only borrows lfit's arrays */
     else ridge_fit_free(&fit);
     free(Xt); free(Xte); free(Ytr); free(Yte); free(Tte); free(Yhat); free(r); free(r2); free(r2nc); free(Wb); free(bb);
-    free(trn); free(tst); free(counts); free(stop); free(testmask); free(grid);
+    free(trn); free(tst); free(counts); free(cfull); free(stop); free(testmask); free(grid);
     free(fnet); free(fsha); free(fweights); free(fwsha); free(layers); free(model); free(models_attr);
     return rc;
 }
