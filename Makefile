@@ -2,7 +2,7 @@
 #
 #   make                      build ./deeptune
 #   make test                 build and run the whole test suite
-#   make bench                benchmarks (filled by later stages)
+#   make bench                benchmarks against PyTorch, scikit-learn and glmnet
 #   make run                  the main job: import every shared V4 session
 #   make SANITIZE=address,undefined test    with sanitizers
 #   make DEBUG=1              -O0 -g3
@@ -30,8 +30,11 @@ ifndef DEPS_CHECKED
 # pkg-config flags available.
 .DEFAULT_GOAL := all
 .PHONY: all test bench run install clean memcheck
-all test bench run install memcheck:
+all test run install memcheck:
 	@scripts/install-deps
+	@$(MAKE) --no-print-directory DEPS_CHECKED=1 $@
+bench:
+	@scripts/install-deps --bench
 	@$(MAKE) --no-print-directory DEPS_CHECKED=1 $@
 clean:
 	rm -rf build deeptune
@@ -97,7 +100,8 @@ test: all $(TEST_BIN)
 	  tests/run $(BUILD)/tests
 
 bench: all $(BENCH_BIN)
-	@BENCH_CNN=$(abspath $(BENCH_BIN)) DEEPTUNE_DATA=$(DATA) scripts/bench
+	@BENCH_CNN=$(abspath $(BUILD)/tests/bench_cnn) DEEPTUNE_DATA=$(DATA) scripts/bench
+	@BENCH_READOUTS=$(abspath $(BUILD)/tests/bench_readouts) scripts/bench-readouts
 
 run: all
 	DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) experiments/v4/run
