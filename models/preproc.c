@@ -162,6 +162,30 @@ int preproc_image(const dt_preproc *p, dt_geom g, const float *img, int w, int h
     return rc;
 }
 
+int preproc_image_adjoint(const dt_preproc *p, dt_geom g, const float *gin, int K, int k, int w, int h, int c, float *gimg)
+{
+    int rw, rh, ow, oh;
+    geometry(p, g, w, h, &rw, &rh, &ow, &oh);
+    if (rw < ow || rh < oh) return dt_seterr("image resized to %dx%d is smaller than the input %dx%d", rw, rh, ow, oh);
+    int x0 = (rw - ow) / 2, y0 = (rh - oh) / 2, same = rw == w && rh == h;
+    size_t plane = (size_t)ow * oh, nr = (size_t)rw * rh * c;
+    float *src = same ? gimg : dt_malloc(nr * sizeof(float));
+    if (!src) return -1;
+    memset(src, 0, nr * sizeof(float));
+    /* crop_normalize, transposed: out = (src * scale - mean) / std */
+    for (int ch = 0; ch < 3; ch++) {
+        int sc = c == 1 ? 0 : (p->bgr ? 2 - ch : ch);
+        const float *gc = gin + ((size_t)ch * K + k) * plane;
+        float f = p->scale / p->std[ch];
+        for (int y = 0; y < oh; y++)
+            for (int x = 0; x < ow; x++) src[((size_t)(y + y0) * rw + (x + x0)) * c + sc] += gc[(size_t)y * ow + x] * f;
+    }
+    if (same) return 0;
+    int rc = image_resize_f32_adjoint(src, rw, rh, c, gimg, w, h);
+    free(src);
+    return rc;
+}
+
 int preproc_image_u8(const dt_preproc *p, dt_geom g, const dt_image *im, float *out, int K, int k)
 {
     int rw, rh, ow, oh;

@@ -51,6 +51,11 @@ void preproc_input_size(const dt_preproc *p, dt_geom g, int w, int h, int *iw, i
  * Writes lane k of out (3, K, ih, iw).  Linear in the pixels (float
  * resampling), so gradients can be carried back through it. */
 int preproc_image(const dt_preproc *p, dt_geom g, const float *img, int w, int h, int c, float *out, int K, int k);
+/* The transpose of preproc_image's linear part: from the gradient gin
+ * (lane k of (3, K, ih, iw)) with respect to the network input, the
+ * gradient gimg (h, w, c) with respect to the image (c = 1: the three input
+ * channels' contributions summed). */
+int preproc_image_adjoint(const dt_preproc *p, dt_geom g, const float *gin, int K, int k, int w, int h, int c, float *gimg);
 /* The same for an 8-bit image with 8-bit resampling, bit-exact with a
  * PIL/torchvision pipeline on 8-bit images (used by classify). */
 int preproc_image_u8(const dt_preproc *p, dt_geom g, const dt_image *im, float *out, int K, int k);

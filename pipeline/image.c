@@ -241,6 +241,45 @@ int image_resize_f32(const float *in, int w, int h, int c, float *out, int ow, i
     return 0;
 }
 
+/* The transpose of image_resize_f32 (same taps): gin (h, w, c) receives the
+ * gradient with respect to the input of a resize whose output gradient is
+ * gout (oh, ow, c). */
+int image_resize_f32_adjoint(const float *gout, int ow, int oh, int c, float *gin, int w, int h)
+{
+    if (w < 1 || h < 1 || ow < 1 || oh < 1) return dt_seterr("resize: invalid size %dx%d -> %dx%d", w, h, ow, oh);
+    taps tx, ty;
+    if (taps_make(&tx, w, ow)) return -1;
+    if (taps_make(&ty, h, oh)) { taps_free(&tx); return -1; }
+    double *mid = dt_calloc((size_t)h * (size_t)ow * (size_t)c, sizeof(double));
+    double *acc = dt_calloc((size_t)h * (size_t)w * (size_t)c, sizeof(double));
+    if (!mid || !acc) { free(mid); free(acc); taps_free(&tx); taps_free(&ty); return -1; }
+    size_t row = (size_t)ow * (size_t)c;
+    /* vertical pass, transposed: (oh, ow, c) -> (h, ow, c) */
+    for (int y = 0; y < oh; y++) {
+        const double *wt = ty.w + (size_t)y * (size_t)ty.maxtap;
+        for (int k = 0; k < ty.ntap[y]; k++) {
+            double *m = mid + (size_t)(ty.first[y] + k) * row;
+            const float *g = gout + (size_t)y * row;
+            for (size_t i = 0; i < row; i++) m[i] += wt[k] * g[i];
+        }
+    }
+    /* horizontal pass, transposed: (h, ow, c) -> (h, w, c) */
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < ow; x++) {
+            const double *wt = tx.w + (size_t)x * (size_t)tx.maxtap;
+            for (int k = 0; k < tx.ntap[x]; k++)
+                for (int ch = 0; ch < c; ch++)
+                    acc[((size_t)y * (size_t)w + (size_t)(tx.first[x] + k)) * (size_t)c + (size_t)ch] +=
+                        wt[k] * mid[((size_t)y * (size_t)ow + (size_t)x) * (size_t)c + (size_t)ch];
+        }
+    for (size_t i = 0; i < (size_t)h * (size_t)w * (size_t)c; i++) gin[i] = (float)acc[i];
+    free(mid);
+    free(acc);
+    taps_free(&tx);
+    taps_free(&ty);
+    return 0;
+}
+
 /* 8-bit resampling as PIL does it (Pillow's Resample.c behaviour), so 8-bit
  * pipelines give the same pixels as PIL/torchvision: the same taps in
  * 22-bit fixed point, a horizontal pass rounded and clipped to 8 bits, then

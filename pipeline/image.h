@@ -23,6 +23,9 @@ void image_free(dt_image *im);   /* NULL-safe */
  * definition as PIL's Image.resize(BILINEAR) (pixel centres at +0.5, edge
  * weights renormalised).  in: (h, w, c) float, out: (oh, ow, c) float. */
 int image_resize_f32(const float *in, int w, int h, int c, float *out, int ow, int oh);
+/* Its transpose: the gradient gin (h, w, c) with respect to the input of a
+ * resize whose output gradient is gout (oh, ow, c). */
+int image_resize_f32_adjoint(const float *gout, int ow, int oh, int c, float *gin, int w, int h);
 /* The same filter on 8-bit images, bit-exact with PIL's resize(BILINEAR)
  * on 8-bit images (two rounded fixed-point passes); out is allocated. */
 int image_resize_u8(const dt_image *in, int ow, int oh, dt_image *out);

@@ -17,6 +17,7 @@ static const struct {
     {"classify", cmd_classify, "top-5 ImageNet classes of images (checks weights and preprocessing)"},
     {"fit", cmd_fit, "dataset.h5 + features.h5 -> readouts.h5 (ridge, Lasso, elastic net; lambda by CV)"},
     {"predict", cmd_predict, "readouts.h5 + images -> predicted responses (CSV)"},
+    {"tune", cmd_tune, "readouts.h5 -> DeepTune images, single-model and consensus"},
     {"inspect", cmd_inspect, "describe and validate deeptune files"},
 };
 

@@ -10,5 +10,6 @@ int cmd_features(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 #endif

@@ -1,0 +1,457 @@
+/* tune.c — `deeptune tune`: DeepTune images of neurons, single-model and
+ * consensus, from fitted readouts (format of tune.h5 in docs/formats.md).
+ *
+ * Data flow: the models are loaded from the readouts files (ensemble.c
+ * checks every recorded input by sha256), the neurons are tuned one after
+ * another (tuner.c; each step runs the networks on threads), and every
+ * result goes into a temporary tune.h5 that replaces the output only once
+ * complete; PNGs likewise go to a temporary directory renamed at the end. */
+#define _XOPEN_SOURCE 700
+#include "dataset.h"
+#include "ensemble.h"
+#include "h5io.h"
+#include "image.h"
+#include "stages.h"
+#include "tuner.h"
+#include "util.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TUNE_FORMAT "deeptune-tune"
+#define TUNE_VERSION 1
+
+static void usage(FILE *fp)
+{
+    tune_opts d;
+    tune_opts_default(&d);
+    fprintf(fp,
+            "usage: deeptune tune -m READOUTS.h5[,MORE.h5] --neurons LIST|all -o TUNE.h5 [options]\n"
+            "\n"
+            "DeepTune images: gradient ascent on the stimulus pixels to maximise each model's\n"
+            "predicted response (single-model), and all models' at once (consensus: each\n"
+            "pixel moves by the element-wise minimum of the models' absolute gradients).\n"
+            "\n"
+            "  -m, --readouts FILES     readouts files from 'deeptune fit' (comma-separated)\n"
+            "      --models NAMES       models to use (comma-separated), or all (with bootstrap\n"
+            "                           refits) [every model that is not a bootstrap refit]\n"
+            "      --neurons LIST       neuron indices (0-based; 3,5,7-9) or all\n"
+            "      --min-r R            only neurons whose held-out r is at least R under\n"
+            "                           every model [none]\n"
+            "      --consensus RULE     minmod, mean or argmin (the sign of the step; see the\n"
+            "                           README), or none for single-model runs only [minmod]\n"
+            "      --no-single          consensus runs only\n"
+            "      --inits K            initialisations per neuron [%d]\n"
+            "      --init KIND          noise (seeded, around mid-gray), gray, or natural (the\n"
+            "                           neuron's K best natural stimuli) [noise]\n"
+            "      --steps S            gradient steps [%d]\n"
+            "      --lr A[:B]           step size in pixels per unit-RMS step, from A to B [%g:%g]\n"
+            "      --tv W[:BETA]        total variation weight and exponent [%g:%g]\n"
+            "      --lp W[:P]           l_p penalty around mid-gray, weight and p [%g:%g]\n"
+            "      --blur S0[:S1]       Gaussian blur sigma in pixels, S0 to S1 [%g:%g]\n"
+            "      --blur-gradient      blur the gradient instead of the image\n"
+            "      --jitter J           random roll of up to J pixels per step [%d]\n"
+            "      --no-gradnorm        do not scale each step to unit RMS\n"
+            "      --no-clip            do not clip pixels to 0..255\n"
+            "      --contrast SD        hold the image's standard deviation at SD pixels\n"
+            "      --gray               one channel, tiled to three for the networks\n"
+            "      --seed S             seed of the initial noise and the jitter [%llu]\n"
+            "      --threads N          worker threads [all CPUs]\n"
+            "  -o, --output FILE        tune.h5\n"
+            "      --png-dir DIR        also write every image as a PNG and a contact sheet per\n"
+            "                           neuron (rows: models then consensus; columns: inits)\n"
+            "      --force              replace outputs if they exist (only once complete)\n"
+            "      --check-gradients    compare each model's pixel gradient with central\n"
+            "                           differences at random images, print the worst relative\n"
+            "                           errors per neuron and exit (no output file)\n"
+            "  -q, --quiet              no progress\n",
+            d.inits, d.steps, d.lr, d.lr_end, d.tv, d.tv_beta, d.lp, d.lp_p, d.blur0, d.blur1, d.jitter, (unsigned long long)d.seed);
+}
+
+/* "A" or "A:B" */
+static int pair(const char *s, double *a, double *b)
+{
+    char *end;
+    *a = strtod(s, &end);
+    if (end == s) return -1;
+    if (*end == ':') {
+        const char *t = end + 1;
+        *b = strtod(t, &end);
+        if (end == t) return -1;
+    }
+    return *end ? -1 : 0;
+}
+
+/* "all" or "3,5,7-9" within [0, m): want[] */
+static int neuron_list(const char *s, int m, char *want)
+{
+    if (!strcmp(s, "all")) { memset(want, 1, (size_t)m); return 0; }
+    memset(want, 0, (size_t)m);
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10), b = a;
+        if (end == p) return dt_seterr("--neurons %s: expected indices like 3,5,7-9 or all", s);
+        if (*end == '-') {
+            const char *q = end + 1;
+            b = strtol(q, &end, 10);
+            if (end == q) return dt_seterr("--neurons %s: expected indices like 3,5,7-9 or all", s);
+        }
+        if (a < 0 || b >= m || a > b)
+            return dt_seterr("--neurons %s: neuron %ld is out of range; the models have neurons 0..%d", s, a < 0 || a >= m ? a : b, m - 1);
+        for (long i = a; i <= b; i++) want[i] = 1;
+        if (*end && *end != ',') return dt_seterr("--neurons %s: expected indices like 3,5,7-9 or all", s);
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+    (void)sb; (void)flag; (void)f;
+    return remove(path);
+}
+
+static int write_png_f(const char *path, const float *x, int h, int w, int c)
+{
+    uint8_t *u = dt_malloc((size_t)h * w * c);
+    if (!u) return -1;
+    for (size_t i = 0; i < (size_t)h * w * c; i++) {
+        float v = x[i] < 0 ? 0 : x[i] > 255 ? 255 : x[i];
+        u[i] = (uint8_t)(v + 0.5f);
+    }
+    int rc = png_write(path, u, w, h, c);
+    free(u);
+    return rc;
+}
+
+/* rows: variants, columns: inits, 2-pixel white gaps */
+static int contact_sheet(const char *path, const tune_result *r)
+{
+    int g = 2, H = r->V * (r->h + g) + g, W = r->K * (r->w + g) + g, c = r->c;
+    size_t px = (size_t)r->h * r->w * c;
+    float *s = dt_malloc((size_t)H * W * c * sizeof(float));
+    if (!s) return -1;
+    for (size_t i = 0; i < (size_t)H * W * c; i++) s[i] = 255;
+    for (int v = 0; v < r->V; v++)
+        for (int k = 0; k < r->K; k++) {
+            const float *x = r->img + ((size_t)v * r->K + k) * px;
+            int y0 = g + v * (r->h + g), x0 = g + k * (r->w + g);
+            for (int y = 0; y < r->h; y++)
+                memcpy(s + (((size_t)(y0 + y)) * W + x0) * c, x + (size_t)y * r->w * c, (size_t)r->w * c * sizeof(float));
+        }
+    int rc = write_png_f(path, s, H, W, c);
+    free(s);
+    return rc;
+}
+
+int cmd_tune(int argc, char **argv)
+{
+    const char *readouts = NULL, *models = NULL, *neurons = NULL, *out = NULL, *pngdir = NULL, *rule = "minmod", *init = "noise";
+    int force = 0, quiet = 0, threads = 0, check = 0;
+    double min_r = -INFINITY;
+    tune_opts o;
+    tune_opts_default(&o);
+    static const struct option lo[] = {
+        {"readouts", required_argument, 0, 'm'}, {"models", required_argument, 0, 1},    {"neurons", required_argument, 0, 2},
+        {"consensus", required_argument, 0, 3},  {"inits", required_argument, 0, 4},     {"steps", required_argument, 0, 5},
+        {"lr", required_argument, 0, 6},         {"tv", required_argument, 0, 7},        {"lp", required_argument, 0, 8},
+        {"blur", required_argument, 0, 9},       {"blur-gradient", no_argument, 0, 10},  {"jitter", required_argument, 0, 11},
+        {"no-gradnorm", no_argument, 0, 12},     {"no-clip", no_argument, 0, 13},        {"contrast", required_argument, 0, 14},
+        {"gray", no_argument, 0, 15},            {"seed", required_argument, 0, 16},     {"threads", required_argument, 0, 17},
+        {"output", required_argument, 0, 'o'},   {"png-dir", required_argument, 0, 18},  {"force", no_argument, 0, 19},
+        {"quiet", no_argument, 0, 'q'},          {"init", required_argument, 0, 20},     {"no-single", no_argument, 0, 21},
+        {"min-r", required_argument, 0, 22},     {"check-gradients", no_argument, 0, 23}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int c, bad = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:o:qh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'm': readouts = optarg; break;
+        case 1: models = optarg; break;
+        case 2: neurons = optarg; break;
+        case 3: rule = optarg; break;
+        case 4: o.inits = atoi(optarg); break;
+        case 5: o.steps = atoi(optarg); break;
+        case 6: o.lr_end = -1; if (pair(optarg, &o.lr, &o.lr_end)) bad = fprintf(stderr, "error: --lr %s: expected A or A:B\n", optarg); if (o.lr_end < 0) o.lr_end = o.lr; break;
+        case 7: if (pair(optarg, &o.tv, &o.tv_beta)) bad = fprintf(stderr, "error: --tv %s: expected W or W:BETA\n", optarg); break;
+        case 8: if (pair(optarg, &o.lp, &o.lp_p)) bad = fprintf(stderr, "error: --lp %s: expected W or W:P\n", optarg); break;
+        case 9: o.blur1 = -1; if (pair(optarg, &o.blur0, &o.blur1)) bad = fprintf(stderr, "error: --blur %s: expected S0 or S0:S1\n", optarg); if (o.blur1 < 0) o.blur1 = o.blur0; break;
+        case 10: o.blur_grad = 1; break;
+        case 11: o.jitter = atoi(optarg); break;
+        case 12: o.gradnorm = 0; break;
+        case 13: o.clip = 0; break;
+        case 14: o.contrast = atof(optarg); break;
+        case 15: o.gray = 1; break;
+        case 16: o.seed = strtoull(optarg, NULL, 10); break;
+        case 17: threads = atoi(optarg); break;
+        case 'o': out = optarg; break;
+        case 18: pngdir = optarg; break;
+        case 19: force = 1; break;
+        case 'q': quiet = 1; break;
+        case 20: init = optarg; break;
+        case 21: o.single = 0; break;
+        case 22: min_r = atof(optarg); break;
+        case 23: check = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (bad) return 2;
+    }
+    if (optind < argc) { fprintf(stderr, "error: tune: unexpected argument '%s'; see deeptune tune -h\n", argv[optind]); return 2; }
+    if (check && !out) out = "(none)";
+    if (!readouts || !neurons || !out) { fprintf(stderr, "error: tune needs --readouts, --neurons and --output; see deeptune tune -h\n"); return 2; }
+    /* the options, all checked before any work */
+    const char *why = NULL;
+    char msg[160];
+    if (!strcmp(rule, "minmod")) o.rule = RULE_MINMOD;
+    else if (!strcmp(rule, "mean")) o.rule = RULE_MEAN;
+    else if (!strcmp(rule, "argmin")) o.rule = RULE_ARGMIN;
+    else if (!strcmp(rule, "none")) o.consensus = 0;
+    else why = "--consensus: use minmod, mean, argmin or none";
+    if (!strcmp(init, "noise")) o.init = INIT_NOISE;
+    else if (!strcmp(init, "gray")) o.init = INIT_GRAY;
+    else if (!strcmp(init, "natural")) o.init = INIT_NATURAL;
+    else why = "--init: use noise, gray or natural";
+    if (!why && (o.inits < 1 || o.inits > 1000)) snprintf(msg, sizeof msg, "--inits %d: expected 1..1000", o.inits), why = msg;
+    if (!why && (o.steps < 1 || o.steps > 100000)) snprintf(msg, sizeof msg, "--steps %d: expected 1..100000", o.steps), why = msg;
+    if (!why && !(o.lr > 0 && o.lr_end >= 0 && o.lr < 1e4)) snprintf(msg, sizeof msg, "--lr %g:%g: expected A > 0, B >= 0", o.lr, o.lr_end), why = msg;
+    if (!why && !(o.tv >= 0 && o.tv_beta >= 1 && o.tv_beta <= 4))
+        snprintf(msg, sizeof msg, "--tv %g:%g: expected a weight >= 0 and 1 <= beta <= 4", o.tv, o.tv_beta), why = msg;
+    if (!why && !(o.lp >= 0 && o.lp_p >= 1 && o.lp_p <= 32))
+        snprintf(msg, sizeof msg, "--lp %g:%g: expected a weight >= 0 and 1 <= p <= 32", o.lp, o.lp_p), why = msg;
+    if (!why && !(o.blur0 >= 0 && o.blur0 <= 10 && o.blur1 >= 0 && o.blur1 <= 10))
+        snprintf(msg, sizeof msg, "--blur %g:%g: expected sigmas in 0..10 pixels", o.blur0, o.blur1), why = msg;
+    if (!why && (o.jitter < 0 || o.jitter > 64)) snprintf(msg, sizeof msg, "--jitter %d: expected 0..64 pixels", o.jitter), why = msg;
+    if (!why && !(o.contrast >= 0 && o.contrast <= 128)) snprintf(msg, sizeof msg, "--contrast %g: expected 0..128 pixels", o.contrast), why = msg;
+    if (!why && !o.single && !o.consensus) why = "--no-single with --consensus none leaves nothing to do";
+    if (why) { fprintf(stderr, "error: %s\n", why); return 2; }
+
+    int rc = 1;
+    dt_outfile of = {0};
+    dt_ensemble e;
+    memset(&e, 0, sizeof e);
+    dt_dataset d;
+    memset(&d, 0, sizeof d);
+    char *want = NULL, *tmpdir = NULL;
+    int *mods = NULL;
+    float *nat = NULL, *emb = NULL;
+    hid_t f = H5I_INVALID_HID;
+    struct stat st;
+    if (!check && dt_out_begin(&of, out, force)) goto done;
+    if (pngdir && !force && stat(pngdir, &st) == 0) {
+        dt_seterr("%s: already exists; remove it, choose another --png-dir, or pass --force", pngdir);
+        goto done;
+    }
+    if (ensemble_load(&e, readouts, models, threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN))) goto done;
+    want = dt_malloc((size_t)e.m);
+    mods = dt_malloc((size_t)e.nmodels * sizeof(int));
+    if (!want || !mods || neuron_list(neurons, e.m, want)) goto done;
+    int M = e.nmodels, nsel = 0;
+    for (int i = 0; i < M; i++) mods[i] = i;
+    for (int j = 0; j < e.m; j++) {
+        if (!want[j]) continue;
+        for (int i = 0; i < M; i++)
+            if (e.models[i].status[j] != 0 || !(e.models[i].r_test[j] >= min_r)) want[j] = 0;
+        if (!want[j] && strcmp(neurons, "all") && min_r == -INFINITY) {
+            dt_seterr("--neurons: neuron %d was not fitted (no data or constant responses); leave it out", j);
+            goto done;
+        }
+        nsel += want[j];
+    }
+    if (!nsel) { dt_seterr("no neuron left to tune%s", min_r > -INFINITY ? " after --min-r; lower it" : ""); goto done; }
+    int nc = o.gray ? 1 : e.c;
+    if (check) {
+        for (int j = 0; j < e.m; j++) {
+            if (!want[j]) continue;
+            double ws, wc;
+            if (tune_gradcheck(&e, j, mods, M, nc, o.seed + (uint64_t)j, 0.01, &ws, &wc)) goto done;
+            printf("neuron %d: %d models, worst relative error of the directional derivative: single %.2e, consensus %.2e\n", j, M, ws,
+                   wc);
+        }
+        rc = 0;
+        goto done;
+    }
+    size_t px = (size_t)e.h * e.w * nc;
+    if (o.init == INIT_NATURAL) {
+        if (dataset_read(e.dataset, &d, 1)) goto done;
+        nat = dt_malloc((size_t)o.inits * px * sizeof(float));
+        if (!nat) goto done;
+        if ((size_t)o.inits > d.n) { dt_seterr("--inits %d: the dataset has only %zu natural stimuli", o.inits, d.n); goto done; }
+    }
+    /* the embedding for stability in feature space: the first network at
+     * the deepest layer its models read */
+    int emb_net = e.models[0].net, emb_layer = -1;
+    for (int i = 0; i < M; i++)
+        if (e.models[i].net == emb_net && e.models[i].layer > emb_layer) emb_layer = e.models[i].layer;
+    const dt_layer *el = &e.nets[emb_net].net.L[emb_layer];
+    size_t eP = (size_t)el->c * el->h * el->w;
+    f = h5_create(of.tmp);
+    if (f < 0 || h5_provenance(f, TUNE_FORMAT, TUNE_VERSION) || h5_attr_str(f, "readouts", readouts) ||
+        h5_attr_str(f, "dataset", e.dataset) || h5_attr_str(f, "consensus_rule", o.consensus ? rule : "none") ||
+        h5_attr_str(f, "init", init) || h5_attr_i64(f, "inits", o.inits) || h5_attr_i64(f, "steps", o.steps) ||
+        h5_attr_f64v(f, "lr", 2, (double[]){o.lr, o.lr_end}) || h5_attr_f64v(f, "tv", 2, (double[]){o.tv, o.tv_beta}) ||
+        h5_attr_f64v(f, "lp", 2, (double[]){o.lp, o.lp_p}) || h5_attr_f64v(f, "blur", 2, (double[]){o.blur0, o.blur1}) ||
+        h5_attr_i64(f, "blur_gradient", o.blur_grad) || h5_attr_i64(f, "jitter", o.jitter) || h5_attr_i64(f, "gradnorm", o.gradnorm) ||
+        h5_attr_i64(f, "clip", o.clip) || h5_attr_f64(f, "contrast", o.contrast) || h5_attr_i64(f, "gray", o.gray) ||
+        h5_attr_i64(f, "seed", (int64_t)o.seed) || h5_attr_str(f, "embedding_weights", e.nets[emb_net].weights) ||
+        h5_attr_str(f, "embedding_layer", el->name))
+        goto done;
+    {
+        char **labels = dt_malloc((size_t)(M + 1) * sizeof(char *));
+        if (!labels) goto done;
+        for (int i = 0; i < M; i++) labels[i] = e.models[i].label;
+        int e2 = h5_write_strings(f, "models", (size_t)M, labels);
+        labels[0] = "consensus";
+        int nv = 0;
+        for (int i = 0; o.single && i < M; i++) labels[nv++] = e.models[i].label;
+        if (o.consensus) labels[nv++] = "consensus";
+        e2 = e2 || h5_write_strings(f, "variants", (size_t)nv, labels);
+        free(labels);
+        if (e2) goto done;
+    }
+    if (pngdir) {
+        size_t n = strlen(pngdir) + 16;
+        tmpdir = dt_malloc(n);
+        if (!tmpdir) goto done;
+        snprintf(tmpdir, n, "%s.tmp.XXXXXX", pngdir);
+        if (!mkdtemp(tmpdir)) { dt_seterr("%s: cannot create (%s)", pngdir, strerror(errno)); free(tmpdir); tmpdir = NULL; goto done; }
+    }
+    int done_n = 0;
+    for (int j = 0; j < e.m; j++) {
+        if (!want[j]) continue;
+        if (nat) {
+            /* rank the stimuli by the recorded response, best first */
+            size_t *ord = dt_malloc(d.n * sizeof(size_t));
+            if (!ord) goto done;
+            for (size_t i = 0; i < d.n; i++) ord[i] = i;
+            for (size_t a = 0; a < (size_t)o.inits; a++)
+                for (size_t b = a + 1; b < d.n; b++) {
+                    double va = d.resp[ord[a] * d.m + (size_t)j], vb = d.resp[ord[b] * d.m + (size_t)j];
+                    if (isnan(va) || vb > va) { size_t t = ord[a]; ord[a] = ord[b]; ord[b] = t; }
+                }
+            float *tmp = dt_malloc((size_t)d.h * d.w * d.c * sizeof(float));
+            if (!tmp) { free(ord); goto done; }
+            for (int k = 0; k < o.inits; k++) {
+                dataset_stimulus(&d, ord[k], tmp);
+                for (size_t p = 0; p < (size_t)d.h * d.w; p++)
+                    for (int ch = 0; ch < nc; ch++) {
+                        double v = 0;
+                        if (nc == 1 && d.c == 3) v = 0.299 * tmp[p * 3] + 0.587 * tmp[p * 3 + 1] + 0.114 * tmp[p * 3 + 2];
+                        else v = tmp[p * d.c + (d.c == 1 ? 0 : ch)];
+                        nat[(size_t)k * px + p * nc + ch] = (float)v;
+                    }
+            }
+            free(tmp);
+            free(ord);
+        }
+        tune_result r;
+        if (tune_neuron(&e, j, mods, M, &o, nat, &r)) { dt_preerr("neuron %d", j); goto done; }
+        /* stability: across initialisations (per variant) and across the
+         * single-model images (per initialisation), in pixels and features */
+        size_t npx = px;
+        double *ipx = dt_malloc((size_t)r.V * sizeof(double)), *ift = dt_malloc((size_t)r.V * sizeof(double));
+        double *mpx = dt_malloc((size_t)r.K * sizeof(double)), *mft = dt_malloc((size_t)r.K * sizeof(double));
+        emb = dt_malloc((size_t)r.V * r.K * eP * sizeof(float));
+        float *col = dt_malloc((size_t)(r.V > 0 ? r.V : 1) * npx * sizeof(float));
+        int e3 = !ipx || !ift || !mpx || !mft || !emb || !col;
+        for (int v = 0; !e3 && v < r.V; v++) {
+            e3 = ensemble_embed(&e, emb_net, emb_layer, r.img + (size_t)v * r.K * px, r.K, nc, emb + (size_t)v * r.K * eP);
+            ipx[v] = mean_pairwise_corr(r.img + (size_t)v * r.K * px, r.K, px, px);
+            ift[v] = mean_pairwise_corr(emb + (size_t)v * r.K * eP, r.K, eP, eP);
+        }
+        int nsingle = o.single ? M : 0;
+        for (int k = 0; !e3 && k < r.K; k++) {
+            mpx[k] = mean_pairwise_corr(r.img + (size_t)k * px, nsingle, px, (size_t)r.K * px);
+            mft[k] = mean_pairwise_corr(emb + (size_t)k * eP, nsingle, eP, (size_t)r.K * eP);
+        }
+        free(col);
+        char g[64], p2[128];
+        snprintf(g, sizeof g, "/neurons/%d", j);
+        hsize_t di[5] = {(hsize_t)r.V, (hsize_t)r.K, (hsize_t)r.h, (hsize_t)r.w, (hsize_t)r.c};
+        hsize_t dp[3] = {(hsize_t)r.V, (hsize_t)r.K, (hsize_t)r.M}, dtr[3] = {(hsize_t)r.V, (hsize_t)r.K, (hsize_t)r.S};
+        hsize_t da[3] = {(hsize_t)r.K, (hsize_t)r.h, (hsize_t)r.w}, dv = (hsize_t)r.V, dk = (hsize_t)r.K;
+#define WR(name, ft, mt, rank, dims, data)                                              \
+    (snprintf(p2, sizeof p2, "%s/" name, g), h5_write(f, p2, ft, mt, rank, dims, data, 1))
+        e3 = e3 || WR("images", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 5, di, r.img) ||
+             WR("predicted", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dp, r.pred) ||
+             WR("trace", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dtr, r.trace) ||
+             (r.agree && WR("agreement", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, da, r.agree)) ||
+             WR("stability_inits_pixels", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dv, ipx) ||
+             WR("stability_inits_features", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dv, ift) ||
+             (nsingle > 1 && (WR("stability_models_pixels", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dk, mpx) ||
+                              WR("stability_models_features", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &dk, mft)));
+#undef WR
+        if (!e3) {
+            hid_t gr = H5Gopen2(f, g, H5P_DEFAULT);
+            double *rt = dt_malloc((size_t)M * sizeof(double));
+            for (int i = 0; rt && i < M; i++) rt[i] = e.models[i].r_test[j];
+            e3 = gr < 0 || !rt || h5_attr_i64(gr, "neuron", j) ||
+                 h5_attr_str(gr, "neuron_id", e.ids && (size_t)j < e.nids ? e.ids[j] : "") || h5_attr_f64v(gr, "r_test", (size_t)M, rt);
+            free(rt);
+            if (gr >= 0) H5Gclose(gr);
+        }
+        if (!e3 && tmpdir) {
+            char path[4200];
+            for (int v = 0; !e3 && v < r.V; v++)
+                for (int k = 0; !e3 && k < r.K; k++) {
+                    if (r.variant_model[v] >= 0) snprintf(path, sizeof path, "%s/n%d-m%d-i%d.png", tmpdir, j, r.variant_model[v], k);
+                    else snprintf(path, sizeof path, "%s/n%d-consensus-i%d.png", tmpdir, j, k);
+                    e3 = write_png_f(path, r.img + ((size_t)v * r.K + k) * px, r.h, r.w, r.c);
+                }
+            snprintf(path, sizeof path, "%s/n%d-sheet.png", tmpdir, j);
+            e3 = e3 || contact_sheet(path, &r);
+        }
+        if (!quiet && !e3) {
+            fprintf(stderr, "tune: neuron %d (%d/%d):", j, ++done_n, nsel);
+            if (o.consensus) {
+                int v = r.V - 1;
+                double mn = INFINITY;
+                for (int k = 0; k < r.K; k++)
+                    for (int i = 0; i < M; i++) mn = fmin(mn, r.pred[((size_t)v * r.K + k) * M + i]);
+                fprintf(stderr, " consensus: lowest predicted response %.3g, stability across inits %.2f (pixels) %.2f (features)", mn,
+                        ipx[v], ift[v]);
+            }
+            if (nsingle) {
+                double s = 0;
+                for (int v = 0; v < nsingle; v++) s += ipx[v] / nsingle;
+                fprintf(stderr, "; single-model mean stability %.2f", s);
+            }
+            fputc('\n', stderr);
+        }
+        free(ipx); free(ift); free(mpx); free(mft); free(emb);
+        emb = NULL;
+        tune_result_free(&r);
+        if (e3) goto done;
+    }
+    if (H5Fclose(f) < 0) { f = H5I_INVALID_HID; dt_seterr("%s: error closing", out); goto done; }
+    f = H5I_INVALID_HID;
+    if (tmpdir) {
+        /* replace an older directory only now */
+        char old[4200];
+        int had = stat(pngdir, &st) == 0;
+        snprintf(old, sizeof old, "%s.old.%ld", pngdir, (long)getpid());
+        if ((had && rename(pngdir, old)) || rename(tmpdir, pngdir)) { dt_seterr("%s: cannot rename (%s)", pngdir, strerror(errno)); goto done; }
+        if (had) nftw(old, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        free(tmpdir);
+        tmpdir = NULL;
+    }
+    if (dt_out_commit(&of)) goto done;
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "error: %s\n", dt_lasterr());
+    if (f >= 0) H5Fclose(f);
+    dt_out_abort(&of);
+    if (tmpdir) { nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); free(tmpdir); }
+    ensemble_free(&e);
+    dataset_free(&d);
+    free(want); free(mods); free(nat); free(emb);
+    return rc;
+}

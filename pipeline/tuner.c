@@ -1,0 +1,364 @@
+/* tuner.c — see tuner.h.
+ *
+ * One step for image x (h, w, c; pixels 0..255):
+ *   1. roll x by a random offset (jitter);
+ *   2. gradients of the model(s) with respect to the pixels (ensemble.c);
+ *      for a consensus each model's gradient is first scaled to unit RMS,
+ *      so that no model dominates the minimum by the scale of its readout
+ *      alone, and then combined element-wise (tune_consensus);
+ *   3. unroll; optionally blur the gradient; scale it to unit RMS;
+ *   4. subtract the regularisers' gradients (image in 0..1 units):
+ *      tv * grad TV^beta(x) + lp * grad sum |(x - 128)/128|^p;
+ *   5. x += step size * that; blur x (sigma schedule); clip to 0..255;
+ *      optionally rescale to a fixed standard deviation.
+ *
+ * The consensus sign rule: the paper (Abbasi-Asl et al. 2018) takes the
+ * element-wise minimum of the absolute gradients but does not say which
+ * sign the step gets.  The default, "minmod" (as the minmod slope limiter),
+ * moves a pixel only where every model's gradient has the same sign, by the
+ * smallest magnitude: the step is then an ascent direction for every model
+ * at once (each model's directional derivative is a sum of terms of its own
+ * sign), which is what "only what all models agree on survives" asks.
+ * "mean" takes the sign of the mean gradient (moves where the models
+ * disagree, by the smallest magnitude); "argmin" takes the sign of the
+ * model with the smallest magnitude. */
+#include "tuner.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tune_opts_default(tune_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->steps = 200;
+    o->lr = 2;
+    o->lr_end = 0.2;
+    o->inits = 3;
+    o->init = INIT_NOISE;
+    o->seed = 1;
+    o->rule = RULE_MINMOD;
+    o->single = o->consensus = 1;
+    o->tv = 0.1;
+    o->tv_beta = 2;
+    o->lp = 0.05;
+    o->lp_p = 6;
+    o->blur0 = 0.5;
+    o->blur1 = 0;
+    o->jitter = 2;
+    o->gradnorm = 1;
+    o->clip = 1;
+}
+
+void tune_result_free(tune_result *r)
+{
+    free(r->variant_model); free(r->img); free(r->pred); free(r->trace); free(r->agree);
+    memset(r, 0, sizeof *r);
+}
+
+void tune_consensus(const float *g, int M, size_t n, tune_rule rule, float *out, float *agree)
+{
+    for (size_t i = 0; i < n; i++) {
+        float mn = INFINITY, sum = 0;
+        int pos = 0, neg = 0, am = 0;
+        for (int m = 0; m < M; m++) {
+            float v = g[(size_t)m * n + i], a = fabsf(v);
+            pos += v > 0;
+            neg += v < 0;
+            sum += v;
+            if (a < mn) { mn = a; am = m; }
+        }
+        int agreed = pos == M || neg == M;
+        if (agree && agreed) agree[i] += 1;
+        float s;
+        if (rule == RULE_MINMOD) s = agreed ? (pos == M ? 1.0f : -1.0f) : 0.0f;
+        else if (rule == RULE_MEAN) s = sum > 0 ? 1.0f : sum < 0 ? -1.0f : 0.0f;
+        else { float v = g[(size_t)am * n + i]; s = v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f; }
+        out[i] = s * mn;
+    }
+}
+
+double mean_pairwise_corr(const float *x, int n, size_t len, size_t ld)
+{
+    double tot = 0;
+    int cnt = 0;
+    for (int a = 0; a < n; a++)
+        for (int b = a + 1; b < n; b++) {
+            const float *u = x + (size_t)a * ld, *v = x + (size_t)b * ld;
+            double su = 0, sv = 0, uu = 0, vv = 0, uv = 0;
+            for (size_t i = 0; i < len; i++) { su += u[i]; sv += v[i]; }
+            su /= (double)len;
+            sv /= (double)len;
+            for (size_t i = 0; i < len; i++) {
+                double p = u[i] - su, q = v[i] - sv;
+                uu += p * p; vv += q * q; uv += p * q;
+            }
+            if (uu > 0 && vv > 0) { tot += uv / sqrt(uu * vv); cnt++; }
+        }
+    return cnt ? tot / cnt : NAN;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static double unif(uint64_t *s) { return ((double)(splitmix(s) >> 11) + 0.5) * 0x1.0p-53; }
+
+/* out = x rolled by (dy, dx) (wrapping); dir = -1 rolls back. */
+static void roll(const float *x, float *out, int h, int w, int c, int dy, int dx)
+{
+    for (int y = 0; y < h; y++) {
+        int ys = ((y - dy) % h + h) % h;
+        for (int xx = 0; xx < w; xx++) {
+            int xs = ((xx - dx) % w + w) % w;
+            memcpy(out + ((size_t)y * w + xx) * c, x + ((size_t)ys * w + xs) * c, (size_t)c * sizeof(float));
+        }
+    }
+}
+
+/* Separable Gaussian blur in place (reflecting borders). */
+static void blur(float *x, int h, int w, int c, double sigma, float *tmp)
+{
+    if (!(sigma > 0.05)) return;
+    int r = (int)ceil(3 * sigma);
+    if (r > 32) r = 32;
+    double k[65], s = 0;
+    for (int i = -r; i <= r; i++) s += k[i + r] = exp(-0.5 * i * i / (sigma * sigma));
+    for (int i = 0; i <= 2 * r; i++) k[i] /= s;
+#define REFL(i, n) ((i) < 0 ? -(i) - 1 : (i) >= (n) ? 2 * (n) - (i) - 1 : (i))
+    for (int y = 0; y < h; y++)
+        for (int xx = 0; xx < w; xx++)
+            for (int ch = 0; ch < c; ch++) {
+                double a = 0;
+                for (int i = -r; i <= r; i++) {
+                    int q = REFL(xx + i, w);
+                    q = q < 0 ? 0 : q >= w ? w - 1 : q;
+                    a += k[i + r] * x[((size_t)y * w + q) * c + ch];
+                }
+                tmp[((size_t)y * w + xx) * c + ch] = (float)a;
+            }
+    for (int y = 0; y < h; y++)
+        for (int xx = 0; xx < w; xx++)
+            for (int ch = 0; ch < c; ch++) {
+                double a = 0;
+                for (int i = -r; i <= r; i++) {
+                    int q = REFL(y + i, h);
+                    q = q < 0 ? 0 : q >= h ? h - 1 : q;
+                    a += k[i + r] * tmp[((size_t)q * w + xx) * c + ch];
+                }
+                x[((size_t)y * w + xx) * c + ch] = (float)a;
+            }
+#undef REFL
+}
+
+static void unit_rms(float *g, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    s = sqrt(s / (double)n);
+    if (s > 0)
+        for (size_t i = 0; i < n; i++) g[i] = (float)(g[i] / s);
+}
+
+/* d -= tv * grad TV^beta(x/255) + lp * grad sum |(x-128)/128|^p */
+static void regularise(const float *x, float *d, int h, int w, int c, const tune_opts *o)
+{
+    if (o->tv > 0) {
+        double b = o->tv_beta;
+        for (int y = 0; y < h; y++)
+            for (int xx = 0; xx < w; xx++)
+                for (int ch = 0; ch < c; ch++) {
+                    /* TV = sum over pixels of (dx^2 + dy^2)^(b/2), forward differences */
+#define X(yy, xq) ((double)x[((size_t)(yy) * w + (xq)) * c + ch] / 255.0)
+                    double gsum = 0;
+                    /* the term of this pixel */
+                    if (y + 1 < h || xx + 1 < w) {
+                        double dx = xx + 1 < w ? X(y, xx + 1) - X(y, xx) : 0, dy = y + 1 < h ? X(y + 1, xx) - X(y, xx) : 0;
+                        double q = dx * dx + dy * dy + 1e-8, f = b * pow(q, b / 2 - 1);
+                        gsum -= f * (dx + dy);
+                    }
+                    /* the terms of the left and upper neighbours */
+                    if (xx > 0) {
+                        double dx = X(y, xx) - X(y, xx - 1), dy = y + 1 < h ? X(y + 1, xx - 1) - X(y, xx - 1) : 0;
+                        gsum += b * pow(dx * dx + dy * dy + 1e-8, b / 2 - 1) * dx;
+                    }
+                    if (y > 0) {
+                        double dy = X(y, xx) - X(y - 1, xx), dx = xx + 1 < w ? X(y - 1, xx + 1) - X(y - 1, xx) : 0;
+                        gsum += b * pow(dx * dx + dy * dy + 1e-8, b / 2 - 1) * dy;
+                    }
+#undef X
+                    d[((size_t)y * w + xx) * c + ch] -= (float)(o->tv * gsum);
+                }
+    }
+    if (o->lp > 0)
+        for (size_t i = 0; i < (size_t)h * w * c; i++) {
+            double u = (x[i] - 128.0) / 128.0;
+            d[i] -= (float)(o->lp * o->lp_p * pow(fabs(u), o->lp_p - 1) * (u > 0 ? 1 : -1));
+        }
+}
+
+static void finish_image(float *x, int h, int w, int c, const tune_opts *o, double sigma, float *tmp)
+{
+    size_t n = (size_t)h * w * c;
+    if (!o->blur_grad) blur(x, h, w, c, sigma, tmp);
+    if (o->clip)
+        for (size_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0 : x[i] > 255 ? 255 : x[i];
+    if (o->contrast > 0) {
+        double m = 0, v = 0;
+        for (size_t i = 0; i < n; i++) m += x[i];
+        m /= (double)n;
+        for (size_t i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
+        double sd = sqrt(v / (double)n), f = sd > 0 ? o->contrast / sd : 1;
+        for (size_t i = 0; i < n; i++) x[i] = (float)(m + (x[i] - m) * f);
+    }
+}
+
+int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *o, const float *natural, tune_result *r)
+{
+    memset(r, 0, sizeof *r);
+    int h = e->h, w = e->w, c = o->gray ? 1 : e->c, K = o->inits, S = o->steps;
+    int ns = o->single ? M : 0, V = ns + (o->consensus ? 1 : 0);
+    size_t px = (size_t)h * w * c;
+    r->V = V; r->K = K; r->M = M; r->S = S; r->h = h; r->w = w; r->c = c;
+    r->variant_model = dt_malloc((size_t)V * sizeof(int));
+    r->img = dt_malloc((size_t)V * K * px * sizeof(float));
+    r->pred = dt_malloc((size_t)V * K * M * sizeof(double));
+    r->trace = dt_calloc((size_t)V * K * S, sizeof(double));
+    r->agree = o->consensus ? dt_calloc((size_t)K * h * w, sizeof(float)) : NULL;
+    int NS = ns * K; /* single-model images */
+    float *rolled = dt_malloc((size_t)(NS > K ? NS : K) * px * sizeof(float));
+    float *gs = dt_malloc((size_t)(NS > 0 ? NS : 1) * px * sizeof(float));
+    float *gc = dt_malloc((size_t)K * M * px * sizeof(float)), *gm = dt_malloc((size_t)M * px * sizeof(float));
+    float *d = dt_malloc(px * sizeof(float)), *tmp = dt_malloc(px * sizeof(float)), *agr = dt_malloc(px * sizeof(float));
+    int *sel = dt_malloc((size_t)(NS > 0 ? NS : 1) * sizeof(int)), *dy = dt_malloc((size_t)V * K * sizeof(int)),
+        *dx = dt_malloc((size_t)V * K * sizeof(int));
+    double *vals = dt_malloc((size_t)(NS > K * M ? NS : K * M) * sizeof(double));
+    int rc = -1;
+    if (!r->variant_model || !r->img || !r->pred || !r->trace || (o->consensus && !r->agree) || !rolled || !gs || !gc || !gm ||
+        !d || !tmp || !agr || !sel || !dy || !dx || !vals)
+        goto done;
+    for (int v = 0; v < V; v++) r->variant_model[v] = v < ns ? mods[v] : -1;
+    /* initial images: the same K for every variant */
+    uint64_t seed = o->seed * 0x9E3779B97F4A7C15ull + (uint64_t)j;
+    for (int k = 0; k < K; k++) {
+        float *x0 = r->img + (size_t)k * px;
+        uint64_t s = seed + (uint64_t)k * 0x632BE59BD9B4E019ull;
+        for (size_t i = 0; i < px; i++) {
+            if (o->init == INIT_GRAY) x0[i] = 128;
+            else if (o->init == INIT_NATURAL) x0[i] = natural[(size_t)k * px + i];
+            else x0[i] = (float)(128 + 24 * sqrt(-2 * log(unif(&s))) * cos(6.283185307179586 * unif(&s)));
+        }
+        finish_image(x0, h, w, c, o, 0, tmp);
+    }
+    for (int v = 1; v < V; v++) memcpy(r->img + (size_t)v * K * px, r->img, (size_t)K * px * sizeof(float));
+    uint64_t js = seed ^ 0xD1B54A32D192ED03ull;
+    for (int t = 0; t < S; t++) {
+        double frac = S > 1 ? (double)t / (S - 1) : 0, lr = o->lr + (o->lr_end - o->lr) * frac;
+        double sigma = o->blur0 + (o->blur1 - o->blur0) * frac;
+        for (int q = 0; q < V * K; q++) {
+            dy[q] = o->jitter ? (int)(splitmix(&js) % (uint64_t)(2 * o->jitter + 1)) - o->jitter : 0;
+            dx[q] = o->jitter ? (int)(splitmix(&js) % (uint64_t)(2 * o->jitter + 1)) - o->jitter : 0;
+        }
+        /* single-model runs: image (v, k) under model mods[v] */
+        if (NS) {
+            for (int q = 0; q < NS; q++) {
+                roll(r->img + (size_t)q * px, rolled + (size_t)q * px, h, w, c, dy[q], dx[q]);
+                sel[q] = mods[q / K];
+            }
+            if (ensemble_eval(e, j, sel, NS, rolled, NS, c, 1, vals, gs)) goto done;
+            for (int q = 0; q < NS; q++) {
+                r->trace[(size_t)q * S + t] = vals[q];
+                roll(gs + (size_t)q * px, d, h, w, c, -dy[q], -dx[q]);
+                if (o->blur_grad) blur(d, h, w, c, sigma, tmp);
+                if (o->gradnorm) unit_rms(d, px);
+                regularise(r->img + (size_t)q * px, d, h, w, c, o);
+                float *x = r->img + (size_t)q * px;
+                for (size_t i = 0; i < px; i++) x[i] += (float)(lr * d[i]);
+                finish_image(x, h, w, c, o, sigma, tmp);
+            }
+        }
+        /* consensus: every model's gradient for each of the K images */
+        if (o->consensus) {
+            int base = ns * K;
+            for (int k = 0; k < K; k++) roll(r->img + (size_t)(base + k) * px, rolled + (size_t)k * px, h, w, c, dy[base + k], dx[base + k]);
+            if (ensemble_eval(e, j, mods, M, rolled, K, c, 0, vals, gc)) goto done;
+            for (int k = 0; k < K; k++) {
+                double mean = 0;
+                for (int m = 0; m < M; m++) mean += vals[(size_t)k * M + m] / M;
+                r->trace[(size_t)(base + k) * S + t] = mean;
+                for (int m = 0; m < M; m++) {
+                    roll(gc + ((size_t)k * M + m) * px, gm + (size_t)m * px, h, w, c, -dy[base + k], -dx[base + k]);
+                    unit_rms(gm + (size_t)m * px, px);
+                }
+                memset(agr, 0, px * sizeof(float));
+                tune_consensus(gm, M, px, o->rule, d, agr);
+                float *ag = r->agree + (size_t)k * h * w;
+                for (size_t p = 0; p < (size_t)h * w; p++) {
+                    float a = 0;
+                    for (int ch = 0; ch < c; ch++) a += agr[p * c + ch];
+                    ag[p] += a / c / S;
+                }
+                if (o->blur_grad) blur(d, h, w, c, sigma, tmp);
+                if (o->gradnorm) unit_rms(d, px);
+                float *x = r->img + (size_t)(base + k) * px;
+                regularise(x, d, h, w, c, o);
+                for (size_t i = 0; i < px; i++) x[i] += (float)(lr * d[i]);
+                finish_image(x, h, w, c, o, sigma, tmp);
+            }
+        }
+    }
+    /* every final image under every model */
+    for (int v = 0; v < V; v++)
+        if (ensemble_eval(e, j, mods, M, r->img + (size_t)v * K * px, K, c, 0, r->pred + (size_t)v * K * M, NULL)) goto done;
+    rc = 0;
+done:
+    free(rolled); free(gs); free(gc); free(gm); free(d); free(tmp); free(agr); free(sel); free(dy); free(dx); free(vals);
+    if (rc) tune_result_free(r);
+    return rc;
+}
+
+int tune_gradcheck(dt_ensemble *e, int j, const int *mods, int M, int c, uint64_t seed, double eps, double *worst_single,
+                   double *worst_consensus)
+{
+    size_t px = (size_t)e->h * e->w * c;
+    float *x = dt_malloc(px * sizeof(float)), *u = dt_malloc(px * sizeof(float)), *xp = dt_malloc(px * sizeof(float));
+    float *g = dt_malloc((size_t)M * px * sizeof(float)), *g1 = dt_malloc(px * sizeof(float));
+    double *v = dt_malloc((size_t)M * sizeof(double));
+    int rc = -1;
+    *worst_single = *worst_consensus = 0;
+    if (!x || !u || !xp || !g || !g1 || !v) goto done;
+    uint64_t s = seed;
+    for (size_t i = 0; i < px; i++) x[i] = (float)(128 + 40 * (unif(&s) - 0.5));
+    /* every model together (as in a consensus step) */
+    if (ensemble_eval(e, j, mods, M, x, 1, c, 0, v, g)) goto done;
+    for (int m = 0; m < M; m++) {
+        /* the direction: half the model's own gradient direction, half
+         * random, so the derivative is large against float rounding */
+        const float *gm = g + (size_t)m * px;
+        double nn = 0;
+        for (size_t i = 0; i < px; i++) nn += (double)gm[i] * gm[i];
+        nn = nn > 0 ? sqrt(nn / (double)px) : 1;
+        for (size_t i = 0; i < px; i++) u[i] = (float)(0.5 * gm[i] / nn + (unif(&s) - 0.5));
+        int one = mods[m];
+        double fp, fm, v1;
+        for (size_t i = 0; i < px; i++) xp[i] = x[i] + (float)eps * u[i];
+        if (ensemble_eval(e, j, &one, 1, xp, 1, c, 1, &fp, NULL)) goto done;
+        for (size_t i = 0; i < px; i++) xp[i] = x[i] - (float)eps * u[i];
+        if (ensemble_eval(e, j, &one, 1, xp, 1, c, 1, &fm, NULL)) goto done;
+        double fd = (fp - fm) / (2 * eps), an = 0, an1 = 0;
+        for (size_t i = 0; i < px; i++) an += (double)gm[i] * u[i];
+        /* the same model alone (as in a single-model step) */
+        if (ensemble_eval(e, j, &one, 1, x, 1, c, 1, &v1, g1)) goto done;
+        for (size_t i = 0; i < px; i++) an1 += (double)g1[i] * u[i];
+        *worst_consensus = fmax(*worst_consensus, fabs(fd - an) / fmax(fabs(fd), 1e-12));
+        *worst_single = fmax(*worst_single, fabs(fd - an1) / fmax(fabs(fd), 1e-12));
+    }
+    rc = 0;
+done:
+    free(x); free(u); free(xp); free(g); free(g1); free(v);
+    return rc;
+}

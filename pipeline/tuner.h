@@ -1,0 +1,66 @@
+/* tuner.h — DeepTune: gradient ascent on the stimulus pixels to maximise a
+ * model's predicted response (single-model), or several models' at once
+ * (consensus: every pixel moves by the element-wise minimum of the models'
+ * absolute gradients, with a sign rule), under image regularisers. */
+#ifndef DT_TUNER_H
+#define DT_TUNER_H
+
+#include "ensemble.h"
+
+#include <stdint.h>
+
+typedef enum { RULE_MINMOD, RULE_MEAN, RULE_ARGMIN } tune_rule;
+typedef enum { INIT_NOISE, INIT_GRAY, INIT_NATURAL } tune_init;
+
+typedef struct {
+    int steps;             /* gradient steps [200] */
+    double lr, lr_end;     /* step size in pixel units per unit-RMS step, linearly from lr to lr_end [2, 0.2] */
+    int inits;             /* initialisations per neuron [3] */
+    tune_init init;        /* noise (seeded, around mid-gray), gray, or natural (the best natural stimuli) */
+    uint64_t seed;
+    tune_rule rule;        /* consensus sign rule [minmod] */
+    int single, consensus; /* which runs [both] */
+    double tv, tv_beta;    /* total variation weight and exponent [0.1, 2] (image in 0..1 units) */
+    double lp, lp_p;       /* l_p penalty on the image around mid-gray [0.05, 6] */
+    double blur0, blur1;   /* Gaussian blur sigma (pixels), from blur0 to blur1 over the steps [0.5, 0] */
+    int blur_grad;         /* blur the gradient instead of the image */
+    int jitter;            /* random roll of up to this many pixels each step [2] */
+    int gradnorm;          /* normalise each step's gradient to unit RMS [1] */
+    int clip;              /* clip to 0..255 [1] */
+    double contrast;       /* > 0: hold the image's standard deviation at this value (pixel units) */
+    int gray;              /* one channel, tiled to three for the networks */
+} tune_opts;
+
+void tune_opts_default(tune_opts *o);
+
+/* The consensus of M gradients g (M, n): out (n); agree[i] += 1 where
+ * every model's gradient has the same sign (and none is zero). */
+void tune_consensus(const float *g, int M, size_t n, tune_rule rule, float *out, float *agree);
+
+typedef struct {
+    int V, K, M, S, h, w, c;   /* variants (M single + 1 consensus, or fewer), inits, models, steps, image */
+    int *variant_model;        /* (V): the model a single-model variant optimises, -1 = consensus */
+    float *img;                /* (V, K, h, w, c) pixels 0..255 */
+    double *pred;              /* (V, K, M) final images' predicted responses under every model */
+    double *trace;             /* (V, K, S) objective per step (consensus: mean over models) */
+    float *agree;              /* (K, h, w) fraction of steps at which the models agreed (consensus), or NULL */
+} tune_result;
+
+void tune_result_free(tune_result *r);
+
+/* Tune neuron j over the models mods[0..M).  natural (K, h, w, c) are the
+ * initial images for INIT_NATURAL (else NULL). */
+int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *o, const float *natural, tune_result *r);
+
+/* Directional central differences against the analytic gradient of the
+ * full image -> response function of neuron j, at a random image and
+ * direction (seeded): the worst relative error over the models, computed
+ * alone (single-model step) and all together (consensus step). */
+int tune_gradcheck(dt_ensemble *e, int j, const int *mods, int M, int c, uint64_t seed, double eps, double *worst_single,
+                   double *worst_consensus);
+
+/* Mean pairwise Pearson correlation of n vectors of length len (rows of x,
+ * stride ld). */
+double mean_pairwise_corr(const float *x, int n, size_t len, size_t ld);
+
+#endif
