@@ -250,7 +250,6 @@ int ensemble_load(dt_ensemble *e, const char *files, const char *models, int nth
         H5Fclose(f);
         if (err) goto done;
     }
-    if (!e->nmodels) { dt_seterr("%s: no model%s%s found", files, models ? " named " : "", models ? models : ""); goto done; }
     if (models && strcmp(models, "all")) /* every named model must exist */
         for (const char *p = models; *p;) {
             const char *q = strchr(p, ',');
@@ -260,6 +259,7 @@ int ensemble_load(dt_ensemble *e, const char *files, const char *models, int nth
             if (!found) { dt_seterr("--models: no model '%.*s' in %s", (int)len, p, files); goto done; }
             p = q ? q + 1 : "";
         }
+    if (!e->nmodels) { dt_seterr("%s: no model%s%s found", files, models ? " named " : "", models ? models : ""); goto done; }
     rc = 0;
 done:
     free(list);

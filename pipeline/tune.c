@@ -56,7 +56,7 @@ static void usage(FILE *fp)
             "      --tv W[:BETA]        total variation weight and exponent [%g:%g]\n"
             "      --lp W[:P]           l_p penalty around mid-gray, weight and p [%g:%g]\n"
             "      --blur S0[:S1]       Gaussian blur sigma in pixels, S0 to S1 [%g:%g]\n"
-            "      --blur-gradient      blur the gradient instead of the image\n"
+            "      --blur-image         blur the image each step instead of the gradient\n"
             "      --jitter J           random roll of up to J pixels per step [%d]\n"
             "      --no-gradnorm        do not scale each step to unit RMS\n"
             "      --no-clip            do not clip pixels to 0..255\n"
@@ -68,9 +68,10 @@ static void usage(FILE *fp)
             "      --png-dir DIR        also write every image as a PNG and a contact sheet per\n"
             "                           neuron (rows: models then consensus; columns: inits)\n"
             "      --force              replace outputs if they exist (only once complete)\n"
-            "      --check-gradients    compare each model's pixel gradient with central\n"
+            "      --check-gradients[=E] compare each model's pixel gradient with central\n"
             "                           differences at random images, print the worst relative\n"
-            "                           errors per neuron and exit (no output file)\n"
+            "                           errors per neuron and exit (no output file); E: the\n"
+            "                           step in pixels [0.01]\n"
             "  -q, --quiet              no progress\n",
             d.inits, d.steps, d.lr, d.lr_end, d.tv, d.tv_beta, d.lp, d.lp_p, d.blur0, d.blur1, d.jitter, (unsigned long long)d.seed);
 }
@@ -156,6 +157,7 @@ int cmd_tune(int argc, char **argv)
 {
     const char *readouts = NULL, *models = NULL, *neurons = NULL, *out = NULL, *pngdir = NULL, *rule = "minmod", *init = "noise";
     int force = 0, quiet = 0, threads = 0, check = 0;
+    double check_eps = 0.01;
     double min_r = -INFINITY;
     tune_opts o;
     tune_opts_default(&o);
@@ -163,12 +165,12 @@ int cmd_tune(int argc, char **argv)
         {"readouts", required_argument, 0, 'm'}, {"models", required_argument, 0, 1},    {"neurons", required_argument, 0, 2},
         {"consensus", required_argument, 0, 3},  {"inits", required_argument, 0, 4},     {"steps", required_argument, 0, 5},
         {"lr", required_argument, 0, 6},         {"tv", required_argument, 0, 7},        {"lp", required_argument, 0, 8},
-        {"blur", required_argument, 0, 9},       {"blur-gradient", no_argument, 0, 10},  {"jitter", required_argument, 0, 11},
+        {"blur", required_argument, 0, 9},       {"blur-image", no_argument, 0, 10},  {"jitter", required_argument, 0, 11},
         {"no-gradnorm", no_argument, 0, 12},     {"no-clip", no_argument, 0, 13},        {"contrast", required_argument, 0, 14},
         {"gray", no_argument, 0, 15},            {"seed", required_argument, 0, 16},     {"threads", required_argument, 0, 17},
         {"output", required_argument, 0, 'o'},   {"png-dir", required_argument, 0, 18},  {"force", no_argument, 0, 19},
         {"quiet", no_argument, 0, 'q'},          {"init", required_argument, 0, 20},     {"no-single", no_argument, 0, 21},
-        {"min-r", required_argument, 0, 22},     {"check-gradients", no_argument, 0, 23}, {"help", no_argument, 0, 'h'},
+        {"min-r", required_argument, 0, 22},     {"check-gradients", optional_argument, 0, 23}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c, bad = 0;
     optind = 1;
@@ -184,7 +186,7 @@ int cmd_tune(int argc, char **argv)
         case 7: if (pair(optarg, &o.tv, &o.tv_beta)) bad = fprintf(stderr, "error: --tv %s: expected W or W:BETA\n", optarg); break;
         case 8: if (pair(optarg, &o.lp, &o.lp_p)) bad = fprintf(stderr, "error: --lp %s: expected W or W:P\n", optarg); break;
         case 9: o.blur1 = -1; if (pair(optarg, &o.blur0, &o.blur1)) bad = fprintf(stderr, "error: --blur %s: expected S0 or S0:S1\n", optarg); if (o.blur1 < 0) o.blur1 = o.blur0; break;
-        case 10: o.blur_grad = 1; break;
+        case 10: o.blur_grad = 0; break;
         case 11: o.jitter = atoi(optarg); break;
         case 12: o.gradnorm = 0; break;
         case 13: o.clip = 0; break;
@@ -199,7 +201,7 @@ int cmd_tune(int argc, char **argv)
         case 20: init = optarg; break;
         case 21: o.single = 0; break;
         case 22: min_r = atof(optarg); break;
-        case 23: check = 1; break;
+        case 23: check = 1; if (optarg && *optarg) check_eps = atof(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -272,7 +274,7 @@ int cmd_tune(int argc, char **argv)
         for (int j = 0; j < e.m; j++) {
             if (!want[j]) continue;
             double ws, wc;
-            if (tune_gradcheck(&e, j, mods, M, nc, o.seed + (uint64_t)j, 0.01, &ws, &wc)) goto done;
+            if (tune_gradcheck(&e, j, mods, M, nc, o.seed + (uint64_t)j, check_eps, &ws, &wc)) goto done;
             printf("neuron %d: %d models, worst relative error of the directional derivative: single %.2e, consensus %.2e\n", j, M, ws,
                    wc);
         }
@@ -299,7 +301,7 @@ int cmd_tune(int argc, char **argv)
         h5_attr_str(f, "init", init) || h5_attr_i64(f, "inits", o.inits) || h5_attr_i64(f, "steps", o.steps) ||
         h5_attr_f64v(f, "lr", 2, (double[]){o.lr, o.lr_end}) || h5_attr_f64v(f, "tv", 2, (double[]){o.tv, o.tv_beta}) ||
         h5_attr_f64v(f, "lp", 2, (double[]){o.lp, o.lp_p}) || h5_attr_f64v(f, "blur", 2, (double[]){o.blur0, o.blur1}) ||
-        h5_attr_i64(f, "blur_gradient", o.blur_grad) || h5_attr_i64(f, "jitter", o.jitter) || h5_attr_i64(f, "gradnorm", o.gradnorm) ||
+        h5_attr_str(f, "blur_target", o.blur_grad ? "gradient" : "image") || h5_attr_i64(f, "jitter", o.jitter) || h5_attr_i64(f, "gradnorm", o.gradnorm) ||
         h5_attr_i64(f, "clip", o.clip) || h5_attr_f64(f, "contrast", o.contrast) || h5_attr_i64(f, "gray", o.gray) ||
         h5_attr_i64(f, "seed", (int64_t)o.seed) || h5_attr_str(f, "embedding_weights", e.nets[emb_net].weights) ||
         h5_attr_str(f, "embedding_layer", el->name))

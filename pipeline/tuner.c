@@ -6,10 +6,12 @@
  *      for a consensus each model's gradient is first scaled to unit RMS,
  *      so that no model dominates the minimum by the scale of its readout
  *      alone, and then combined element-wise (tune_consensus);
- *   3. unroll; optionally blur the gradient; scale it to unit RMS;
+ *   3. unroll; blur the gradient (the default: a Gaussian is a positive
+ *      definite operator, so the blurred gradient is still an ascent
+ *      direction, only smoother); scale it to unit RMS;
  *   4. subtract the regularisers' gradients (image in 0..1 units):
  *      tv * grad TV^beta(x) + lp * grad sum |(x - 128)/128|^p;
- *   5. x += step size * that; blur x (sigma schedule); clip to 0..255;
+ *   5. x += step size * that; or blur x itself (--blur-image); clip to 0..255;
  *      optionally rescale to a fixed standard deviation.
  *
  * The consensus sign rule: the paper (Abbasi-Asl et al. 2018) takes the
@@ -44,8 +46,9 @@ void tune_opts_default(tune_opts *o)
     o->tv_beta = 2;
     o->lp = 0.05;
     o->lp_p = 6;
-    o->blur0 = 0.5;
-    o->blur1 = 0;
+    o->blur0 = 1;
+    o->blur1 = 0.5;
+    o->blur_grad = 1;
     o->jitter = 2;
     o->gradnorm = 1;
     o->clip = 1;

@@ -22,8 +22,8 @@ typedef struct {
     int single, consensus; /* which runs [both] */
     double tv, tv_beta;    /* total variation weight and exponent [0.1, 2] (image in 0..1 units) */
     double lp, lp_p;       /* l_p penalty on the image around mid-gray [0.05, 6] */
-    double blur0, blur1;   /* Gaussian blur sigma (pixels), from blur0 to blur1 over the steps [0.5, 0] */
-    int blur_grad;         /* blur the gradient instead of the image */
+    double blur0, blur1;   /* Gaussian blur sigma (pixels), from blur0 to blur1 over the steps [1, 0.5] */
+    int blur_grad;         /* blur the gradient (1, default) or the image (0) */
     int jitter;            /* random roll of up to this many pixels each step [2] */
     int gradnorm;          /* normalise each step's gradient to unit RMS [1] */
     int clip;              /* clip to 0..255 [1] */

@@ -1,0 +1,120 @@
+#!/bin/bash
+# deeptune tune end to end on the tiny network: ridge and Lasso readouts at
+# two layers of one network make a 3-model ensemble.  Checks: the pixel
+# gradients of the full image -> response functions against central
+# differences (alone and as members of a consensus); the output's shapes
+# and ranges; each single-model image beats every natural stimulus under its
+# own model, the consensus image beats the median natural stimulus under
+# every model; the same seed gives the same images; PNGs and contact
+# sheets; and bad input (errors before any work, earlier outputs intact).
+set -eu
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+DT=${DEEPTUNE:-./deeptune}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, os, h5py, numpy as np
+from PIL import Image
+t = sys.argv[1]
+r = np.random.default_rng(11)
+for d, n, s in (("img", 160, 16), ("img20", 60, 20)):
+    os.makedirs(f"{t}/{d}")
+    for i in range(n):
+        Image.fromarray(r.integers(0, 256, (s, s, 3), dtype=np.uint8)).save(f"{t}/{d}/s{i:03d}.png")
+with h5py.File(f"{t}/tiny.h5", "w") as f:
+    f.attrs["architecture"] = "tiny-test"; f.attrs["input_size"] = 16
+    for name, shape in (("c1", (4, 3, 3, 3)), ("c2a", (3, 4, 1, 1)), ("c2b", (2, 2, 3, 3)), ("f1", (5, 80))):
+        f[name + "/weight"] = r.normal(size=shape).astype(np.float32)
+        f[name + "/bias"] = r.normal(size=shape[0]).astype(np.float32)
+np.save(f"{t}/zero.npy", np.zeros((160, 2)))
+np.save(f"{t}/zero20.npy", np.zeros((60, 2)))
+PY
+$DT import -q -i $tmp/img -r $tmp/zero.npy -o $tmp/d0.h5 2>/dev/null
+$DT features -q -d $tmp/d0.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat,p2 -o $tmp/f0.h5 2>/dev/null
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, h5py, numpy as np
+t = sys.argv[1]
+F = h5py.File(f"{t}/f0.h5")["features"]
+r = np.random.default_rng(12)
+A, B = F["cat"][...].reshape(160, -1), F["p2"][...].reshape(160, -1)
+Y = np.stack([A @ r.normal(size=A.shape[1]) + B @ r.normal(size=B.shape[1]) for _ in range(2)], 1)
+Y += 0.3 * Y.std(0) * r.normal(size=Y.shape)
+np.save(f"{t}/resp.npy", Y)
+PY
+$DT import -q -i $tmp/img -r $tmp/resp.npy -o $tmp/d.h5 2>/dev/null
+$DT features -q -d $tmp/d.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat,p2 -o $tmp/f.h5 2>/dev/null
+$DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat -o $tmp/r.h5 2>/dev/null
+$DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --method lasso --nlambda 30 -o $tmp/r.h5 --append 2>/dev/null
+$DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer p2 -o $tmp/r.h5 --append 2>/dev/null
+
+# 1. gradients against central differences
+$DT tune -m $tmp/r.h5 --neurons all --check-gradients=0.001 2>/dev/null | tee $tmp/gc.txt
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, re
+lines = open(f"{sys.argv[1]}/gc.txt").read().strip().split("\n")
+assert len(lines) == 2 and all("3 models" in l for l in lines), lines
+for l in lines:
+    s, c = map(float, re.findall(r"single ([0-9.e+-]+), consensus ([0-9.e+-]+)", l)[0])
+    assert s < 5e-3 and c < 5e-3, l
+PY
+
+# 2. tune: shapes, ranges, the images beat the natural stimuli, reproducible.
+# The tiny net with random weights is far rougher per pixel than a trained
+# network on a 227-pixel input: small steps, and no jitter on 16 pixels.
+$DT tune -q -m $tmp/r.h5 --neurons all --inits 2 --steps 60 --lr 0.1:0.02 --jitter 0 --seed 4 -o $tmp/t.h5 --png-dir $tmp/png 2>/dev/null
+$DT tune -q -m $tmp/r.h5 --neurons 1 --inits 2 --steps 60 --lr 0.1:0.02 --jitter 0 --seed 4 -o $tmp/t2.h5 2>/dev/null
+for m in tiny:cat:ridge tiny:cat:lasso tiny:p2:ridge; do
+  $DT predict -m $tmp/r.h5 --model $m -d $tmp/d.h5 --csv $tmp/p-$m.csv 2>/dev/null
+done
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, h5py, numpy as np, csv
+from PIL import Image
+t = sys.argv[1]
+T = h5py.File(f"{t}/t.h5")
+assert T.attrs["format"] == "deeptune-tune" and T.attrs["seed"] == 4 and T.attrs["consensus_rule"] == "minmod"
+models = [m.decode() if isinstance(m, bytes) else m for m in T["models"][...]]
+assert models == ["tiny:cat:lasso", "tiny:cat:ridge", "tiny:p2:ridge"], models
+nat = {m: np.array([float(x["predicted"]) for x in csv.DictReader(open(f"{t}/p-{m}.csv"))]).reshape(160, 2) for m in models}
+for j in (0, 1):
+    g = T["neurons"][str(j)]
+    im, pr, tr, ag = g["images"][...], g["predicted"][...], g["trace"][...], g["agreement"][...]
+    assert im.shape == (4, 2, 16, 16, 3) and pr.shape == (4, 2, 3) and tr.shape == (4, 2, 60) and ag.shape == (2, 16, 16)
+    assert im.min() >= 0 and im.max() <= 255 and 0 <= ag.min() and ag.max() <= 1
+    for v in range(3):   # single-model images: above every natural stimulus under their model
+        best = nat[models[v]][:, j].max()
+        assert (pr[v, :, v] > best).all(), (j, v, pr[v, :, v], best)
+        assert tr[v, :, -1].mean() > tr[v, :, 0].mean()
+    for i, m in enumerate(models):   # consensus: above the median natural stimulus under every model
+        assert (pr[3, :, i] > np.median(nat[m][:, j])).all(), (j, m)
+    for k in ("stability_inits_pixels", "stability_inits_features"):
+        assert g[k].shape == (4,) and np.isfinite(g[k][...]).all()
+T2 = h5py.File(f"{t}/t2.h5")
+assert (T2["neurons"]["1"]["images"][...] == T["neurons"]["1"]["images"][...]).all()   # same seed, same images
+im = Image.open(f"{t}/png/n0-sheet.png")
+assert im.size == (2 + 2 * 18, 2 + 4 * 18), im.size
+assert Image.open(f"{t}/png/n1-consensus-i1.png").size == (16, 16)
+print("tune: 3 models x 2 neurons x 2 inits; single-model images beat every natural stimulus, consensus beats the median under every model; reproducible")
+PY
+
+# 3. bad input
+sum=$(sha256sum < $tmp/t.h5)
+expect_fail neuron-range "neuron 7 is out of range" -- $DT tune -m $tmp/r.h5 --neurons 0,7 -o $tmp/t.h5 --force
+expect_fail tv-bad "--tv -1:2" -- $DT tune -m $tmp/r.h5 --neurons 0 --tv -1 -o $tmp/t.h5 --force
+expect_fail rule-bad "--consensus" -- $DT tune -m $tmp/r.h5 --neurons 0 --consensus max -o $tmp/t.h5 --force
+expect_fail model-bad "no model 'nope'" -- $DT tune -m $tmp/r.h5 --models nope --neurons 0 -o $tmp/t.h5 --force
+$DT import -q -i $tmp/img20 -r $tmp/zero20.npy -o $tmp/d20.h5 2>/dev/null
+/usr/bin/python3 -c "import numpy as np; np.save('$tmp/r20.npy', np.random.default_rng(1).normal(size=(60, 2)))"
+$DT import -q -i $tmp/img20 -r $tmp/r20.npy -o $tmp/d20.h5 --force 2>/dev/null
+$DT features -q -d $tmp/d20.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/f20.h5 2>/dev/null
+$DT fit -q -d $tmp/d20.h5 -f $tmp/f20.h5 --layer cat -o $tmp/r20.h5 2>/dev/null
+expect_fail other-dataset "a consensus needs one session" -- $DT tune -m $tmp/r.h5,$tmp/r20.h5 --neurons 0 -o $tmp/t.h5 --force
+cp $tmp/tiny.h5 $tmp/tiny.bak
+/usr/bin/python3 -c "import h5py; f = h5py.File('$tmp/tiny.h5', 'a'); f['c1/bias'][0] += 1"
+expect_fail weights-changed "has changed since the fit" -- $DT tune -m $tmp/r.h5 --neurons 0 -o $tmp/t.h5 --force
+mv $tmp/tiny.h5 $tmp/gone.h5
+expect_fail weights-missing "cannot be found" -- $DT tune -m $tmp/r.h5 --neurons 0 -o $tmp/t.h5 --force
+mv $tmp/tiny.bak $tmp/tiny.h5
+[ "$(sha256sum < $tmp/t.h5)" = "$sum" ] || { echo "FAIL: a failed tune changed the earlier tune.h5"; exit 1; }
+ls $tmp | grep -q '\.tmp\.' && { echo "FAIL: temporary files left behind"; exit 1; }
+echo "$fails failures"
+[ $fails -eq 0 ]
