@@ -251,6 +251,17 @@ static int inspect_readouts(const char *path)
         if (k)
             printf("            held-out r: median %.3f, quartiles %.3f..%.3f, range %.3f..%.3f\n",
                    k % 2 ? r[k / 2] : 0.5 * (r[k / 2 - 1] + r[k / 2]), r[k / 4], r[(3 * k) / 4 < k ? (3 * k) / 4 : k - 1], r[0], r[k - 1]);
+        gr = H5Gopen2(f, g, H5P_DEFAULT);
+        char *feat = h5_has_attr(gr, "features") ? h5_attr_get_str(gr, "features") : NULL;
+        H5Gclose(gr);
+        if (feat) printf("            features %s\n", feat);
+        free(feat);
+        int nb = 0;
+        for (;; nb++) {
+            snprintf(ds, sizeof ds, "%s#b%d", g, nb + 1);
+            if (!h5_exists(f, ds)) break;
+        }
+        if (nb) printf("            %d bootstrap refits %s#b1..%d\n", nb, mname, nb);
         free(method);
         free(layer);
     }
@@ -258,6 +269,36 @@ static int inspect_readouts(const char *path)
 done:
     free(v);
     free(models);
+    H5Fclose(f);
+    return rc;
+}
+
+/* deeptune-tune: settings, models, and per neuron the consensus images'
+ * lowest predicted response and their stability across initialisations. */
+static int inspect_tune(const char *path)
+{
+    hid_t f = h5_open_ro(path);
+    if (f < 0) return -1;
+    printf("%s: deeptune tune\n", path);
+    static const char *keys[] = {"deeptune_version", "command_line", "readouts", "dataset", "consensus_rule", "init", "embedding_layer"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char *s = h5_has_attr(f, keys[i]) ? h5_attr_get_str(f, keys[i]) : NULL;
+        if (s) printf("  %-24s %s\n", keys[i], s);
+        free(s);
+    }
+    size_t nm = 0, nv = 0;
+    char **models = h5_read_strings(f, "models", &nm), **variants = h5_read_strings(f, "variants", &nv);
+    int rc = -1;
+    if (!models || !variants) { dt_seterr("%s: a tune file without its model and variant lists", path); goto done; }
+    for (size_t i = 0; i < nm; i++) printf("model       %s\n", models[i]);
+    hid_t g = H5Gopen2(f, "/neurons", H5P_DEFAULT);
+    hsize_t nn = 0;
+    if (g >= 0) { H5Gget_num_objs(g, &nn); H5Gclose(g); }
+    printf("neurons     %llu tuned, %zu variants each (%s)\n", (unsigned long long)nn, nv, nv && !strcmp(variants[nv - 1], "consensus") ? "single-model and consensus" : "single-model");
+    rc = 0;
+done:
+    dt_strv_free(models, nm);
+    dt_strv_free(variants, nv);
     H5Fclose(f);
     return rc;
 }
@@ -294,10 +335,12 @@ int cmd_inspect(int argc, char **argv)
             if (inspect_dataset(path, !brief)) goto bad;
         } else if (!strcmp(fmt, "deeptune-features")) {
             if (inspect_features(path)) goto bad;
+        } else if (!strcmp(fmt, "deeptune-tune")) {
+            if (inspect_tune(path)) goto bad;
         } else if (!strcmp(fmt, "deeptune-readouts")) {
             if (inspect_readouts(path)) goto bad;
         } else {
-            dt_seterr("%s: unknown deeptune file kind '%s'; this deeptune (%s) knows: %s, deeptune-features, deeptune-readouts",
+            dt_seterr("%s: unknown deeptune file kind '%s'; this deeptune (%s) knows: %s, deeptune-features, deeptune-readouts, deeptune-tune",
                       path, fmt, DEEPTUNE_VERSION, DT_DATASET_FORMAT);
             goto bad;
         }
