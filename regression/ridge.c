@@ -394,10 +394,16 @@ static void centre_responses(const double *Y, int m_all, const int *rows, const 
 static int block_cv(const double *evec, const double *s, const double *B, int ng, int mg, const int *fold, int K,
                     const double *grid, int ngrid, double *err)
 {
-    int rc = -1, *V = malloc((size_t)ng * sizeof(int));
-    double *UV = malloc((size_t)ng * ng * sizeof(double)), *Q = malloc((size_t)ng * ng * sizeof(double));
-    double *M = malloc((size_t)ng * ng * sizeof(double)), *Bq = malloc((size_t)ng * mg * sizeof(double));
-    double *R = malloc((size_t)ng * mg * sizeof(double)), *sq = malloc((size_t)ng * sizeof(double));
+    int rc = -1, *V = malloc((size_t)ng * sizeof(int)), nvmax = 0;
+    for (int f = 0; f < K; f++) {
+        int nv = 0;
+        for (int i = 0; i < ng; i++) nv += fold[i] == f;
+        nvmax = nv > nvmax ? nv : nvmax;
+    }
+    /* the held-out rows' eigenvector entries: nvmax x ng, not ng x ng */
+    double *UV = malloc((size_t)nvmax * ng * sizeof(double)), *Q = malloc((size_t)nvmax * ng * sizeof(double));
+    double *M = malloc((size_t)nvmax * nvmax * sizeof(double)), *Bq = malloc((size_t)ng * mg * sizeof(double));
+    double *R = malloc((size_t)nvmax * mg * sizeof(double)), *sq = malloc((size_t)ng * sizeof(double));
     if (!V || !UV || !Q || !M || !Bq || !R || !sq) { dt_seterr("out of memory in ridge CV (%d stimuli)", ng); goto done; }
     for (int f = 0; f < K; f++) {
         int nv = 0;
