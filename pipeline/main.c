@@ -18,6 +18,7 @@ static const struct {
     {"fit", cmd_fit, "dataset.h5 + features.h5 -> readouts.h5 (ridge, Lasso, elastic net; lambda by CV)"},
     {"predict", cmd_predict, "readouts.h5 + images -> predicted responses (CSV)"},
     {"tune", cmd_tune, "readouts.h5 -> DeepTune images, single-model and consensus"},
+    {"stimuli", cmd_stimuli, "tune.h5 -> closed-loop stimulus sets (PNGs + manifest with predictions)"},
     {"inspect", cmd_inspect, "describe and validate deeptune files"},
 };
 

@@ -96,11 +96,44 @@ assert Image.open(f"{t}/png/n1-consensus-i1.png").size == (16, 16)
 print("tune: 3 models x 2 neurons x 2 inits; single-model images beat every natural stimulus, consensus beats the median under every model; reproducible")
 PY
 
-# 3. bad input
+# 3. closed-loop stimulus sets: the manifest's predictions are those of
+# `predict` on the PNGs; the controls keep the image's mean, contrast and
+# (phase-scrambled) power spectrum
+$DT stimuli -t $tmp/t.h5 --variants all --sizes 0.5,0.75 --random 1 --recombine 2 --scrambles 1 -o $tmp/stim 2>/dev/null
+$DT predict -m $tmp/r.h5 --model tiny:p2:ridge --csv $tmp/ps.csv $tmp/stim/*.png 2>/dev/null
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, csv, os, numpy as np
+from PIL import Image
+t = sys.argv[1]
+rows = list(csv.DictReader(open(f"{t}/stim/manifest.csv")))
+assert list(rows[0].keys())[:4] == ["file", "neuron", "kind", "parameters"] and len(rows[0]) == 7, rows[0].keys()
+kinds = {}
+for r in rows: kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+# 2 neurons x 4 variants x 2 inits = 16 images; 2 sizes; 1 random; 1 + 1 controls; 2 recombinations per neuron
+assert kinds == {"deeptune": 16, "crop": 32, "random_crop": 16, "phase_scrambled": 16, "pixel_shuffled": 16, "recombination": 4}, kinds
+pred = {os.path.basename(r["image"]): float(r["predicted"]) for r in csv.DictReader(open(f"{t}/ps.csv")) if r["neuron"] == "0"}
+for r in rows:
+    if r["neuron"] == "0":
+        assert abs(pred[r["file"]] - float(r["predicted:tiny:p2:ridge"])) < 1e-3 * (1 + abs(pred[r["file"]])), r["file"]
+    assert Image.open(f"{t}/stim/{r['file']}").size == (16, 16)
+img = lambda f: np.asarray(Image.open(f"{t}/stim/{f}"), dtype=np.float64)
+for a, b in zip([r for r in rows if r["kind"] == "deeptune"], [r for r in rows if r["kind"] == "phase_scrambled"]):
+    x, y = img(a["file"]), img(b["file"])
+    assert abs(x.mean() - y.mean()) < 3 and abs(x.std() - y.std()) < 3, (x.mean(), y.mean(), x.std(), y.std())
+    px = np.abs(np.fft.fft2(x - x.mean(), axes=(0, 1))) ** 2
+    py = np.abs(np.fft.fft2(y - y.mean(), axes=(0, 1))) ** 2
+    assert np.corrcoef(np.log(px.ravel() + 1), np.log(py.ravel() + 1))[0, 1] > 0.8
+print("stimuli:", kinds, "; manifest predictions equal predict's on the PNGs; controls keep mean, contrast and power spectrum")
+PY
+
+# 4. bad input
 sum=$(sha256sum < $tmp/t.h5)
 expect_fail neuron-range "neuron 7 is out of range" -- $DT tune -m $tmp/r.h5 --neurons 0,7 -o $tmp/t.h5 --force
 expect_fail tv-bad "--tv -1:2" -- $DT tune -m $tmp/r.h5 --neurons 0 --tv -1 -o $tmp/t.h5 --force
 expect_fail rule-bad "--consensus" -- $DT tune -m $tmp/r.h5 --neurons 0 --consensus max -o $tmp/t.h5 --force
+expect_fail stimuli-not-tune "not a deeptune tune file" -- $DT stimuli -t $tmp/r.h5 -o $tmp/s2
+expect_fail stimuli-sizes "--sizes 0,2" -- $DT stimuli -t $tmp/t.h5 --sizes 0,2 -o $tmp/s2
+expect_fail stimuli-exists "already exists" -- $DT stimuli -t $tmp/t.h5 -o $tmp/stim
 expect_fail model-bad "no model 'nope'" -- $DT tune -m $tmp/r.h5 --models nope --neurons 0 -o $tmp/t.h5 --force
 $DT import -q -i $tmp/img20 -r $tmp/zero20.npy -o $tmp/d20.h5 2>/dev/null
 /usr/bin/python3 -c "import numpy as np; np.save('$tmp/r20.npy', np.random.default_rng(1).normal(size=(60, 2)))"
