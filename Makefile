@@ -65,7 +65,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/specs.o
 SPECS     := $(wildcard models/*.spec)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-BENCH_BIN := $(BUILD)/tests/bench_cnn $(BUILD)/tests/bench_readouts
+BENCH_BIN := $(BUILD)/tests/bench_cnn $(BUILD)/tests/bench_readouts $(BUILD)/tests/bench_tune
 
 BIN       := $(BUILD)/deeptune
 
