@@ -35,6 +35,11 @@ $vg $DT inspect $tmp/f.h5 >/dev/null
 $vg $DT fit -q -d $tmp/a.h5 -f $tmp/f.h5 --layer cat --folds 3 -o $tmp/r.h5 --metrics $tmp/m.csv 2>/dev/null
 $vg $DT predict -m $tmp/r.h5 -d $tmp/a.h5 --csv $tmp/p.csv 2>/dev/null
 $vg $DT inspect $tmp/r.h5 >/dev/null
+# the Lasso with bootstrap refits appended, then DeepTune and stimulus sets on them
+$vg $DT fit -q -d $tmp/a.h5 -f $tmp/f.h5 --layer cat --method lasso --nlambda 10 --folds 3 --bootstrap 1 -o $tmp/r.h5 --append 2>/dev/null
+$vg $DT tune -q -m $tmp/r.h5 --neurons 0 --inits 2 --steps 3 -o $tmp/t.h5 --png-dir $tmp/png 2>/dev/null
+$vg $DT stimuli -t $tmp/t.h5 --sizes 0.5 --random 1 --recombine 1 -o $tmp/stim 2>/dev/null
+$vg $DT inspect $tmp/t.h5 >/dev/null
 data=${DEEPTUNE_DATA:-../shared/data}
 if [ -d "$data/v4-cowley2023" ]; then
   $vg $DT import -q -i $data/v4-cowley2023/images_210305.zip -r $data/v4-cowley2023/responses_210305.npy -o $tmp/v.h5
