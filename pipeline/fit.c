@@ -141,13 +141,6 @@ static int parse_lags(const char *s, int *lags, int *nl)
     }
 }
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 /* Copy a file (the readouts being appended to) into the temporary output. */
 static int copy_file(const char *from, const char *to)
@@ -652,7 +645,7 @@ int cmd_fit(int argc, char **argv)
         for (int k = 1; k <= o.bootstrap; k++) {
             uint64_t s = o.seed * 0x100000001B3ull + (uint64_t)k;
             memset(counts, 0, ntrain * sizeof(int));
-            for (size_t t = 0; t < ntrain; t++) counts[splitmix(&s) % ntrain]++;
+            for (size_t t = 0; t < ntrain; t++) counts[dt_splitmix(&s) % ntrain]++;
             for (size_t t = 0; t < ntrain; t++) cfull[trn[t]] = counts[t];
             int e = is_ridge ? ridge_refit(Xt, (int)ntrain, (int)P, Ytr, (int)m, counts, fit.lambda, o.standardize, Wb, bb)
                              : lasso_refit(Xt, (int)ntrain, (int)P, Ytr, (int)m, counts, lfit.path, ngrid, stop, &lo2, Wb, bb);

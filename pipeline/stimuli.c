@@ -16,7 +16,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <gsl/gsl_fft_complex.h>
 #include <math.h>
@@ -49,20 +48,6 @@ static void usage(FILE *fp)
             "      --force              replace DIR if it exists (only once complete)\n");
 }
 
-static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void)sb; (void)flag; (void)f;
-    return remove(path);
-}
-
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static double unif(uint64_t *s) { return ((double)(splitmix(s) >> 11) + 0.5) * 0x1.0p-53; }
 
 /* mean and standard deviation of n values */
 static void moments(const float *x, size_t n, double *m, double *sd)
@@ -95,7 +80,7 @@ static int phase_scramble(const float *x, float *y, int h, int w, int c, uint64_
     int rc = -1;
     if (!a || !ph || !col || !wr || !wc || !kr || !kc) { dt_seterr("out of memory in the phase scramble"); goto done; }
     /* the phase of a real white-noise image keeps the result real */
-    for (size_t i = 0; i < n; i++) { a[2 * i] = unif(rng) - 0.5; a[2 * i + 1] = 0; }
+    for (size_t i = 0; i < n; i++) { a[2 * i] = dt_unif(rng) - 0.5; a[2 * i + 1] = 0; }
     for (int pass = 0; pass < 2; pass++) {
         for (int r = 0; r < h; r++) gsl_fft_complex_forward(a + 2 * (size_t)r * w, 1, (size_t)w, wr, kr);
         for (int q = 0; q < w; q++) {
@@ -352,9 +337,9 @@ int cmd_stimuli(int argc, char **argv)
                     if (nb < 64) { bwy[nb] = y0; bwx[nb] = x0; bws[nb] = (int)(((size_t)v * K + k) * 100 + q); nb++; }
                 }
                 for (int q = 0; q < nrand; q++) {
-                    double fr = 0.25 + 0.5 * unif(&rng);
+                    double fr = 0.25 + 0.5 * dt_unif(&rng);
                     int sy = (int)(fr * h + 0.5), sx = (int)(fr * w + 0.5);
-                    int y0 = (int)(unif(&rng) * (h - sy + 1)), x0 = (int)(unif(&rng) * (w - sx + 1));
+                    int y0 = (int)(dt_unif(&rng) * (h - sy + 1)), x0 = (int)(dt_unif(&rng) * (w - sx + 1));
                     snprintf(prm, sizeof prm, "variant=%s;init=%d;size=%.3f;y=%d;x=%d", vnames[v], k, fr, y0, x0);
                     if (!(o = stim_add(&S, per, j, "random_crop", prm))) goto done;
                     aperture(o, x, h, w, cc, y0, x0, sy, sx, y0, x0, 1);
@@ -367,14 +352,14 @@ int cmd_stimuli(int argc, char **argv)
                     if (!(o = stim_add(&S, per, j, "pixel_shuffled", prm))) goto done;
                     memcpy(o, x, per * sizeof(float));
                     for (size_t p = (size_t)h * w - 1; p > 0; p--) { /* shuffle whole pixels */
-                        size_t r = (size_t)(splitmix(&rng) % (p + 1));
+                        size_t r = (size_t)(dt_splitmix(&rng) % (p + 1));
                         for (int ch = 0; ch < cc; ch++) { float t = o[p * cc + ch]; o[p * cc + ch] = o[r * cc + ch]; o[r * cc + ch] = t; }
                     }
                 }
             }
         /* recombinations: the important windows of two images side by side */
         for (int q = 0; q < nrec && nb >= 2; q++) {
-            int a = (int)(splitmix(&rng) % (uint64_t)nb), b = (int)(splitmix(&rng) % (uint64_t)(nb - 1));
+            int a = (int)(dt_splitmix(&rng) % (uint64_t)nb), b = (int)(dt_splitmix(&rng) % (uint64_t)(nb - 1));
             b += b >= a;
             int ia = bws[a] / 100, ib = bws[b] / 100, qa = bws[a] % 100, qb = bws[b] % 100;
             int sya = (int)(sizes[qa] * h + 0.5), sxa = (int)(sizes[qa] * w + 0.5) / 2, syb = (int)(sizes[qb] * h + 0.5),
@@ -427,11 +412,7 @@ int cmd_stimuli(int argc, char **argv)
         free(pv);
         if (fclose(mf) != 0 && !bad) bad = dt_seterr("%s: write error", path);
         if (bad) goto done;
-        char old[4200];
-        int had = stat(out, &st) == 0;
-        snprintf(old, sizeof old, "%s.old.%ld", out, (long)getpid());
-        if ((had && rename(out, old)) || rename(tmp, out)) { dt_seterr("%s: cannot rename (%s)", out, strerror(errno)); goto done; }
-        if (had) nftw(old, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        if (dt_dir_commit(tmp, out)) goto done;
         free(tmp);
         tmp = NULL;
         fprintf(stderr, "stimuli: %s: %zu stimuli for %d models\n", out, S.n, M);
@@ -440,7 +421,7 @@ int cmd_stimuli(int argc, char **argv)
 done:
     if (rc) fprintf(stderr, "error: %s\n", dt_lasterr());
     if (f >= 0) H5Fclose(f);
-    if (tmp) { nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS); free(tmp); }
+    if (tmp) { dt_rmtree(tmp); free(tmp); }
     ensemble_free(&e);
     for (size_t i = 0; i < S.n; i++) { free(S.file[i]); free(S.kind[i]); free(S.param[i]); }
     free(S.px); free(S.file); free(S.kind); free(S.param); free(S.neuron);

@@ -16,7 +16,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -112,12 +111,6 @@ static int neuron_list(const char *s, int m, char *want)
         p = *end ? end + 1 : end;
     }
     return 0;
-}
-
-static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void)sb; (void)flag; (void)f;
-    return remove(path);
 }
 
 static int write_png_f(const char *path, const float *x, int h, int w, int c)
@@ -436,12 +429,7 @@ int cmd_tune(int argc, char **argv)
     if (H5Fclose(f) < 0) { f = H5I_INVALID_HID; dt_seterr("%s: error closing", out); goto done; }
     f = H5I_INVALID_HID;
     if (tmpdir) {
-        /* replace an older directory only now */
-        char old[4200];
-        int had = stat(pngdir, &st) == 0;
-        snprintf(old, sizeof old, "%s.old.%ld", pngdir, (long)getpid());
-        if ((had && rename(pngdir, old)) || rename(tmpdir, pngdir)) { dt_seterr("%s: cannot rename (%s)", pngdir, strerror(errno)); goto done; }
-        if (had) nftw(old, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        if (dt_dir_commit(tmpdir, pngdir)) goto done; /* replaces an older directory only now */
         free(tmpdir);
         tmpdir = NULL;
     }
@@ -451,7 +439,7 @@ done:
     if (rc) fprintf(stderr, "error: %s\n", dt_lasterr());
     if (f >= 0) H5Fclose(f);
     dt_out_abort(&of);
-    if (tmpdir) { nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); free(tmpdir); }
+    if (tmpdir) { dt_rmtree(tmpdir); free(tmpdir); }
     ensemble_free(&e);
     dataset_free(&d);
     free(want); free(mods); free(nat); free(emb);

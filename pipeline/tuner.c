@@ -102,14 +102,6 @@ double mean_pairwise_corr(const float *x, int n, size_t len, size_t ld)
     return cnt ? tot / cnt : NAN;
 }
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static double unif(uint64_t *s) { return ((double)(splitmix(s) >> 11) + 0.5) * 0x1.0p-53; }
 
 /* out = x rolled by (dy, dx) (wrapping); dir = -1 rolls back. */
 static void roll(const float *x, float *out, int h, int w, int c, int dy, int dx)
@@ -253,7 +245,7 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
         for (size_t i = 0; i < px; i++) {
             if (o->init == INIT_GRAY) x0[i] = 128;
             else if (o->init == INIT_NATURAL) x0[i] = natural[(size_t)k * px + i];
-            else x0[i] = (float)(128 + 24 * sqrt(-2 * log(unif(&s))) * cos(6.283185307179586 * unif(&s)));
+            else x0[i] = (float)(128 + 24 * sqrt(-2 * log(dt_unif(&s))) * cos(6.283185307179586 * dt_unif(&s)));
         }
         finish_image(x0, h, w, c, o, 0, tmp);
     }
@@ -263,8 +255,8 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
         double frac = S > 1 ? (double)t / (S - 1) : 0, lr = o->lr + (o->lr_end - o->lr) * frac;
         double sigma = o->blur0 + (o->blur1 - o->blur0) * frac;
         for (int q = 0; q < V * K; q++) {
-            dy[q] = o->jitter ? (int)(splitmix(&js) % (uint64_t)(2 * o->jitter + 1)) - o->jitter : 0;
-            dx[q] = o->jitter ? (int)(splitmix(&js) % (uint64_t)(2 * o->jitter + 1)) - o->jitter : 0;
+            dy[q] = o->jitter ? (int)(dt_splitmix(&js) % (uint64_t)(2 * o->jitter + 1)) - o->jitter : 0;
+            dx[q] = o->jitter ? (int)(dt_splitmix(&js) % (uint64_t)(2 * o->jitter + 1)) - o->jitter : 0;
         }
         /* single-model runs: image (v, k) under model mods[v] */
         if (NS) {
@@ -335,7 +327,7 @@ int tune_gradcheck(dt_ensemble *e, int j, const int *mods, int M, int c, uint64_
     *worst_single = *worst_consensus = 0;
     if (!x || !u || !xp || !g || !g1 || !v) goto done;
     uint64_t s = seed;
-    for (size_t i = 0; i < px; i++) x[i] = (float)(128 + 40 * (unif(&s) - 0.5));
+    for (size_t i = 0; i < px; i++) x[i] = (float)(128 + 40 * (dt_unif(&s) - 0.5));
     /* every model together (as in a consensus step) */
     if (ensemble_eval(e, j, mods, M, x, 1, c, 0, v, g)) goto done;
     for (int m = 0; m < M; m++) {
@@ -345,7 +337,7 @@ int tune_gradcheck(dt_ensemble *e, int j, const int *mods, int M, int c, uint64_
         double nn = 0;
         for (size_t i = 0; i < px; i++) nn += (double)gm[i] * gm[i];
         nn = nn > 0 ? sqrt(nn / (double)px) : 1;
-        for (size_t i = 0; i < px; i++) u[i] = (float)(0.5 * gm[i] / nn + (unif(&s) - 0.5));
+        for (size_t i = 0; i < px; i++) u[i] = (float)(0.5 * gm[i] / nn + (dt_unif(&s) - 0.5));
         int one = mods[m];
         double fp, fm, v1;
         for (size_t i = 0; i < px; i++) xp[i] = x[i] + (float)eps * u[i];

@@ -304,3 +304,13 @@ void dt_parallel(int n, void (*fn)(void *ctx, int i), void *ctx)
     for (int i = 1; i < n; i++)
         if (started[i]) pthread_join(th[i], NULL);
 }
+
+uint64_t dt_splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double dt_unif(uint64_t *s) { return ((double)(dt_splitmix(s) >> 11) + 0.5) * 0x1.0p-53; }

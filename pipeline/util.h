@@ -69,6 +69,16 @@ void dt_sha256(const void *data, size_t n, uint8_t out[32]);
 /* Run fn(ctx, i) for i = 0..n-1 on n threads (the caller is thread 0). */
 void dt_parallel(int n, void (*fn)(void *ctx, int i), void *ctx);
 
+/* SplitMix64 (Steele, Lea & Flood 2014): the seeded generator behind every
+ * split, fold, resample, jitter and noise image; dt_unif is in (0, 1). */
+uint64_t dt_splitmix(uint64_t *s);
+double dt_unif(uint64_t *s);
+
+/* Output directories: remove a tree; move a finished temporary directory
+ * onto its final name, replacing an older one only now (outdir.c). */
+int dt_rmtree(const char *path);
+int dt_dir_commit(const char *tmp, const char *path);
+
 /* Read a whole file into a malloc'd buffer (caller frees). */
 int dt_read_file(const char *path, uint8_t **buf, size_t *n);
 

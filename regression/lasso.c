@@ -158,6 +158,21 @@ typedef struct {
     char err[256];
 } engine;
 
+/* One coordinate step on feature c; returns the change of its objective
+ * term, v_c (delta w_c)^2. */
+static inline double coordinate(const design *d, neuron *s, int c, double la, double l2)
+{
+    int ng = d->ng;
+    double v = d->v[c];
+    const float *x = d->X + (size_t)c * ng;
+    double g = wdot(x, d->om, s->e, ng, d->mu[c]) / (d->nt * d->sd[c]);
+    double wn = soft(g + v * s->w[c], la) / (v + l2), dw = wn - s->w[c];
+    if (dw == 0) return 0;
+    waxpy(s->e, x, ng, dw / d->sd[c], d->mu[c]);
+    s->w[c] = wn;
+    return v * dw * dw;
+}
+
 /* Coordinate descent on the strong set at lambda (active-set iterations as
  * glmnet: after a sweep over the strong set, sweep the non-zero features
  * until they settle, then sweep the strong set again).  Converged when a
@@ -166,40 +181,21 @@ typedef struct {
 VEC static int descend(const design *d, neuron *s, double lam, double alpha, double tol, int maxit)
 {
     double la = lam * alpha, l2 = lam * (1 - alpha), lim = tol * s->vy;
-    int ng = d->ng, sweeps = 0;
+    int sweeps = 0;
     for (;;) {
         double maxd = 0;
         int nact = 0;
         for (int q = 0; q < s->nlist; q++) {
             int c = s->list[q];
-            double v = d->v[c];
-            if (v <= 0) continue;
-            const float *x = d->X + (size_t)c * ng;
-            double g = wdot(x, d->om, s->e, ng, d->mu[c]) / (d->nt * d->sd[c]);
-            double wn = soft(g + v * s->w[c], la) / (v + l2), dw = wn - s->w[c];
-            if (dw != 0) {
-                waxpy(s->e, x, ng, dw / d->sd[c], d->mu[c]);
-                s->w[c] = wn;
-                maxd = fmax(maxd, v * dw * dw);
-            }
-            if (wn != 0) s->act[nact++] = c;
+            if (d->v[c] <= 0) continue;
+            maxd = fmax(maxd, coordinate(d, s, c, la, l2));
+            if (s->w[c] != 0) s->act[nact++] = c;
         }
         if (++sweeps > maxit) return dt_seterr("Lasso did not converge in %d sweeps at lambda %g; raise --maxit", maxit, lam);
         if (maxd <= lim) return 0;
         for (;;) {
             double m2 = 0;
-            for (int q = 0; q < nact; q++) {
-                int c = s->act[q];
-                double v = d->v[c];
-                const float *x = d->X + (size_t)c * ng;
-                double g = wdot(x, d->om, s->e, ng, d->mu[c]) / (d->nt * d->sd[c]);
-                double wn = soft(g + v * s->w[c], la) / (v + l2), dw = wn - s->w[c];
-                if (dw != 0) {
-                    waxpy(s->e, x, ng, dw / d->sd[c], d->mu[c]);
-                    s->w[c] = wn;
-                    m2 = fmax(m2, v * dw * dw);
-                }
-            }
+            for (int q = 0; q < nact; q++) m2 = fmax(m2, coordinate(d, s, s->act[q], la, l2));
             if (++sweeps > maxit) return dt_seterr("Lasso did not converge in %d sweeps at lambda %g; raise --maxit", maxit, lam);
             if (m2 <= lim) break;
         }

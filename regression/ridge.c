@@ -63,13 +63,6 @@ void ridge_fit_free(ridge_fit *f)
     memset(f, 0, sizeof *f);
 }
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 void ridge_folds(int *fold, int n, int k, uint64_t seed)
 {
@@ -78,7 +71,7 @@ void ridge_folds(int *fold, int n, int k, uint64_t seed)
     for (int i = 0; i < n; i++) perm[i] = i;
     uint64_t s = seed;
     for (int i = n - 1; i > 0; i--) {
-        int j = (int)(splitmix(&s) % (uint64_t)(i + 1));
+        int j = (int)(dt_splitmix(&s) % (uint64_t)(i + 1));
         int t = perm[i]; perm[i] = perm[j]; perm[j] = t;
     }
     for (int i = 0; i < n; i++) fold[perm[i]] = i % k;
