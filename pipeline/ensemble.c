@@ -212,10 +212,7 @@ int ensemble_load(dt_ensemble *e, const char *files, const char *models, int nth
     for (char *file = strtok_r(list, ",", &save); file; file = strtok_r(NULL, ",", &save)) {
         hid_t f = h5_open_ro(file);
         if (f < 0) goto done;
-        char *fmt = h5_has_attr(f, "format") ? h5_attr_get_str(f, "format") : NULL;
-        int ok = fmt && !strcmp(fmt, "deeptune-readouts");
-        free(fmt);
-        if (!ok) { H5Fclose(f); dt_seterr("%s: not a deeptune readouts file; make one with deeptune fit", file); goto done; }
+        if (!h5_is_format(f, "deeptune-readouts")) { H5Fclose(f); dt_seterr("%s: not a deeptune readouts file; make one with deeptune fit", file); goto done; }
         /* the dataset: one for all files */
         char *ds = h5_attr_get_str(f, "dataset"), *dsha = h5_attr_get_str(f, "dataset_sha256");
         int e2 = !ds || !dsha || check_input(file, "(all)", "dataset", ds, dsha);

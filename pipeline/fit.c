@@ -439,12 +439,7 @@ int cmd_fit(int argc, char **argv)
     /* the features must come from this dataset */
     ff = h5_open_ro(o.features);
     if (ff < 0) goto done;
-    {
-        char *fmt = h5_has_attr(ff, "format") ? h5_attr_get_str(ff, "format") : NULL;
-        int ok = fmt && !strcmp(fmt, "deeptune-features");
-        free(fmt);
-        if (!ok) { dt_seterr("%s: not a deeptune features file; make one with deeptune features", o.features); goto done; }
-    }
+    if (!h5_is_format(ff, "deeptune-features")) { dt_seterr("%s: not a deeptune features file; make one with deeptune features", o.features); goto done; }
     fsha = h5_has_attr(ff, "dataset_sha256") ? h5_attr_get_str(ff, "dataset_sha256") : NULL;
     if (!fsha || strcmp(fsha, dhex)) {
         dt_seterr("%s: computed from a different dataset than %s (sha256 differs); run deeptune features on this dataset",
@@ -495,15 +490,13 @@ int cmd_fit(int argc, char **argv)
     if (appending) {
         hid_t ef = h5_open_ro(o.out);
         if (ef < 0) goto done;
-        char *fmt = h5_has_attr(ef, "format") ? h5_attr_get_str(ef, "format") : NULL;
+        int ok = h5_is_format(ef, READOUTS_FORMAT);
         char *esha = h5_has_attr(ef, "dataset_sha256") ? h5_attr_get_str(ef, "dataset_sha256") : NULL;
         models_attr = h5_has_attr(ef, "models") ? h5_attr_get_str(ef, "models") : dt_strdup("");
         char g[600];
         snprintf(g, sizeof g, "/models/%s", model);
         int clash = h5_exists(ef, g);
         H5Fclose(ef);
-        int ok = fmt && !strcmp(fmt, READOUTS_FORMAT);
-        free(fmt);
         if (!ok) { free(esha); dt_seterr("%s: not a deeptune readouts file; --append adds to one", o.out); goto done; }
         if (!esha || strcmp(esha, dhex)) {
             free(esha);
@@ -627,7 +620,7 @@ int cmd_fit(int argc, char **argv)
     }
 
     /* bootstrap refits at each neuron's chosen lambda */
-    double boot_med_lo = INFINITY, boot_med_hi = -INFINITY;
+    double main_med = median(r, m), boot_med_lo = INFINITY, boot_med_hi = -INFINITY;
     if (o.bootstrap) {
         Wb = dt_malloc(m * P * sizeof(double));
         bb = dt_malloc(m * sizeof(double));
@@ -698,18 +691,11 @@ int cmd_fit(int argc, char **argv)
                     fit.status[j] == RIDGE_NO_DATA ? "no recorded responses on training stimuli" : "constant responses", o.out);
     if (dt_out_commit(&out) || (o.metrics && dt_out_commit(&mout))) goto done;
     if (!o.quiet) {
-        /* r of the main model was overwritten by the bootstraps: re-read it */
-        double *rm = dt_malloc(m * sizeof(double)), *r2m = dt_malloc(m * sizeof(double));
-        if (rm && r2m && !predict_test(Xte, ntest, P, fit.w, fit.b, m, Yhat)) {
-            evaluate(Yte, Tte, R, Yhat, ntest, m, fit.status, rm, r2m, NULL);
-            fprintf(stderr, "fit: %s: model %s, %zu neurons, %zu train / %zu test stimuli, %zu features; median test r %.3f\n",
-                    o.out, model, m, ntrain, ntest, P, median(rm, m));
-            if (o.bootstrap)
-                fprintf(stderr, "fit: %d bootstrap refits %s#b1..%d: median test r from %.3f to %.3f\n", o.bootstrap, model,
-                        o.bootstrap, boot_med_lo, boot_med_hi);
-        }
-        free(rm);
-        free(r2m);
+        fprintf(stderr, "fit: %s: model %s, %zu neurons, %zu train / %zu test stimuli, %zu features; median test r %.3f\n", o.out,
+                model, m, ntrain, ntest, P, main_med);
+        if (o.bootstrap)
+            fprintf(stderr, "fit: %d bootstrap refits %s#b1..%d: median test r from %.3f to %.3f\n", o.bootstrap, model, o.bootstrap,
+                    boot_med_lo, boot_med_hi);
     }
     rc = 0;
 done:

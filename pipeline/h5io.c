@@ -304,6 +304,14 @@ done:
     return rc;
 }
 
+int h5_is_format(hid_t f, const char *format)
+{
+    char *fmt = h5_has_attr(f, "format") ? h5_attr_get_str(f, "format") : NULL;
+    int ok = fmt && !strcmp(fmt, format);
+    free(fmt);
+    return ok;
+}
+
 hid_t h5_open_rw(const char *path)
 {
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);

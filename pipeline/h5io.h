@@ -58,6 +58,8 @@ int h5_read(hid_t loc, const char *name, hid_t mem_type, void *out);
 /* rows [row, row + nrows) along the first dimension */
 int h5_read_rows(hid_t loc, const char *name, hid_t mem_type, hsize_t row, hsize_t nrows, void *out);
 hid_t h5_open_rw(const char *path);
+/* the file's root `format` attribute is `format` */
+int h5_is_format(hid_t f, const char *format);
 
 /* Comma-separated list of the datasets in a file (for error messages);
  * caller frees. */

@@ -128,12 +128,7 @@ int cmd_predict(int argc, char **argv)
     if (dt_out_begin(&out, csv, force)) goto done;
     f = h5_open_ro(readouts);
     if (f < 0) goto done;
-    {
-        char *fmt = h5_has_attr(f, "format") ? h5_attr_get_str(f, "format") : NULL;
-        int ok = fmt && !strcmp(fmt, "deeptune-readouts");
-        free(fmt);
-        if (!ok) { dt_seterr("%s: not a deeptune readouts file; make one with deeptune fit", readouts); goto done; }
-    }
+    if (!h5_is_format(f, "deeptune-readouts")) { dt_seterr("%s: not a deeptune readouts file; make one with deeptune fit", readouts); goto done; }
     models = h5_attr_get_str(f, "models");
     if (!models) { dt_preerr("%s", readouts); goto done; }
     if (!model) {

@@ -69,59 +69,56 @@ static void match(float *y, size_t n, double m, double sd)
     }
 }
 
+/* In-place 2-D FFT of a (h, w) complex array (interleaved), rows then
+ * columns, with GSL's mixed-radix FFT; col is a 2h scratch. */
+typedef struct {
+    gsl_fft_complex_wavetable *wr, *wc;
+    gsl_fft_complex_workspace *kr, *kc;
+} fft2d;
+
+static void fft2(const fft2d *f, double *a, double *col, int h, int w, int inverse)
+{
+    for (int r = 0; r < h; r++)
+        (inverse ? gsl_fft_complex_inverse : gsl_fft_complex_forward)(a + 2 * (size_t)r * w, 1, (size_t)w, f->wr, f->kr);
+    for (int q = 0; q < w; q++) {
+        for (int r = 0; r < h; r++) { col[2 * r] = a[2 * ((size_t)r * w + q)]; col[2 * r + 1] = a[2 * ((size_t)r * w + q) + 1]; }
+        (inverse ? gsl_fft_complex_inverse : gsl_fft_complex_forward)(col, 1, (size_t)h, f->wc, f->kc);
+        for (int r = 0; r < h; r++) { a[2 * ((size_t)r * w + q)] = col[2 * r]; a[2 * ((size_t)r * w + q) + 1] = col[2 * r + 1]; }
+    }
+}
+
 /* The same amplitude spectrum per channel with a random phase shared by the
- * channels (2-D FFT by rows then columns with GSL's mixed-radix FFT). */
+ * channels: the phase of a real white-noise image, which keeps the result
+ * real. */
 static int phase_scramble(const float *x, float *y, int h, int w, int c, uint64_t *rng)
 {
     size_t n = (size_t)h * w;
     double *a = malloc(2 * n * sizeof(double)), *ph = malloc(n * sizeof(double)), *col = malloc(2 * (size_t)h * sizeof(double));
-    gsl_fft_complex_wavetable *wr = gsl_fft_complex_wavetable_alloc((size_t)w), *wc = gsl_fft_complex_wavetable_alloc((size_t)h);
-    gsl_fft_complex_workspace *kr = gsl_fft_complex_workspace_alloc((size_t)w), *kc = gsl_fft_complex_workspace_alloc((size_t)h);
+    fft2d f = {gsl_fft_complex_wavetable_alloc((size_t)w), gsl_fft_complex_wavetable_alloc((size_t)h),
+               gsl_fft_complex_workspace_alloc((size_t)w), gsl_fft_complex_workspace_alloc((size_t)h)};
     int rc = -1;
-    if (!a || !ph || !col || !wr || !wc || !kr || !kc) { dt_seterr("out of memory in the phase scramble"); goto done; }
-    /* the phase of a real white-noise image keeps the result real */
+    if (!a || !ph || !col || !f.wr || !f.wc || !f.kr || !f.kc) { dt_seterr("out of memory in the phase scramble"); goto done; }
     for (size_t i = 0; i < n; i++) { a[2 * i] = dt_unif(rng) - 0.5; a[2 * i + 1] = 0; }
-    for (int pass = 0; pass < 2; pass++) {
-        for (int r = 0; r < h; r++) gsl_fft_complex_forward(a + 2 * (size_t)r * w, 1, (size_t)w, wr, kr);
-        for (int q = 0; q < w; q++) {
-            for (int r = 0; r < h; r++) { col[2 * r] = a[2 * ((size_t)r * w + q)]; col[2 * r + 1] = a[2 * ((size_t)r * w + q) + 1]; }
-            gsl_fft_complex_forward(col, 1, (size_t)h, wc, kc);
-            for (int r = 0; r < h; r++) { a[2 * ((size_t)r * w + q)] = col[2 * r]; a[2 * ((size_t)r * w + q) + 1] = col[2 * r + 1]; }
-        }
-        if (pass == 0) {
-            for (size_t i = 0; i < n; i++) ph[i] = atan2(a[2 * i + 1], a[2 * i]);
-            /* then each channel */
-            break;
-        }
-    }
+    fft2(&f, a, col, h, w, 0);
+    for (size_t i = 0; i < n; i++) ph[i] = atan2(a[2 * i + 1], a[2 * i]);
     for (int ch = 0; ch < c; ch++) {
         for (size_t i = 0; i < n; i++) { a[2 * i] = x[i * c + ch]; a[2 * i + 1] = 0; }
-        for (int r = 0; r < h; r++) gsl_fft_complex_forward(a + 2 * (size_t)r * w, 1, (size_t)w, wr, kr);
-        for (int q = 0; q < w; q++) {
-            for (int r = 0; r < h; r++) { col[2 * r] = a[2 * ((size_t)r * w + q)]; col[2 * r + 1] = a[2 * ((size_t)r * w + q) + 1]; }
-            gsl_fft_complex_forward(col, 1, (size_t)h, wc, kc);
-            for (int r = 0; r < h; r++) { a[2 * ((size_t)r * w + q)] = col[2 * r]; a[2 * ((size_t)r * w + q) + 1] = col[2 * r + 1]; }
-        }
+        fft2(&f, a, col, h, w, 0);
         for (size_t i = 1; i < n; i++) { /* keep the mean (DC) */
             double amp = hypot(a[2 * i], a[2 * i + 1]), p = atan2(a[2 * i + 1], a[2 * i]) + ph[i];
             a[2 * i] = amp * cos(p);
             a[2 * i + 1] = amp * sin(p);
         }
-        for (int q = 0; q < w; q++) {
-            for (int r = 0; r < h; r++) { col[2 * r] = a[2 * ((size_t)r * w + q)]; col[2 * r + 1] = a[2 * ((size_t)r * w + q) + 1]; }
-            gsl_fft_complex_inverse(col, 1, (size_t)h, wc, kc);
-            for (int r = 0; r < h; r++) { a[2 * ((size_t)r * w + q)] = col[2 * r]; a[2 * ((size_t)r * w + q) + 1] = col[2 * r + 1]; }
-        }
-        for (int r = 0; r < h; r++) gsl_fft_complex_inverse(a + 2 * (size_t)r * w, 1, (size_t)w, wr, kr);
+        fft2(&f, a, col, h, w, 1);
         for (size_t i = 0; i < n; i++) y[i * c + ch] = (float)a[2 * i];
     }
     rc = 0;
 done:
     free(a); free(ph); free(col);
-    if (wr) gsl_fft_complex_wavetable_free(wr);
-    if (wc) gsl_fft_complex_wavetable_free(wc);
-    if (kr) gsl_fft_complex_workspace_free(kr);
-    if (kc) gsl_fft_complex_workspace_free(kc);
+    if (f.wr) gsl_fft_complex_wavetable_free(f.wr);
+    if (f.wc) gsl_fft_complex_wavetable_free(f.wc);
+    if (f.kr) gsl_fft_complex_workspace_free(f.kr);
+    if (f.kc) gsl_fft_complex_workspace_free(f.kc);
     return rc;
 }
 
@@ -247,18 +244,26 @@ int cmd_stimuli(int argc, char **argv)
     if (!force && stat(out, &st) == 0) { fprintf(stderr, "error: %s: already exists; remove it, choose another name, or pass --force\n", out); return 1; }
     f = h5_open_ro(tune);
     if (f < 0) goto done;
-    {
-        char *fmt = h5_has_attr(f, "format") ? h5_attr_get_str(f, "format") : NULL;
-        int ok = fmt && !strcmp(fmt, "deeptune-tune");
-        free(fmt);
-        if (!ok) { dt_seterr("%s: not a deeptune tune file; make one with deeptune tune", tune); goto done; }
-    }
+    if (!h5_is_format(f, "deeptune-tune")) { dt_seterr("%s: not a deeptune tune file; make one with deeptune tune", tune); goto done; }
     readouts = h5_attr_get_str(f, "readouts");
     models = h5_read_strings(f, "models", &nm);
     vnames = h5_read_strings(f, "variants", &nv);
     if (!readouts || !models || !vnames) { dt_preerr("%s", tune); goto done; }
-    /* the tune run's models, found by their labels among all the readouts' models */
-    if (ensemble_load(&e, readouts, "all", threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN))) { dt_preerr("%s", tune); goto done; }
+    /* the tune run's models, found by their labels */
+    {
+        /* with one readouts file the labels are the model names: load only those */
+        char *list = NULL;
+        if (!strchr(readouts, ',')) {
+            size_t len = 1;
+            for (size_t i = 0; i < nm; i++) len += strlen(models[i]) + 1;
+            if (!(list = dt_malloc(len))) goto done;
+            list[0] = 0;
+            for (size_t i = 0; i < nm; i++) { if (i) strcat(list, ","); strcat(list, models[i]); }
+        }
+        int e2 = ensemble_load(&e, readouts, list ? list : "all", threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
+        free(list);
+        if (e2) { dt_preerr("%s", tune); goto done; }
+    }
     int M = (int)nm;
     sel = dt_malloc((size_t)(M > 0 ? M : 1) * sizeof(int));
     if (!sel) goto done;

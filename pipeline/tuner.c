@@ -159,41 +159,40 @@ static void unit_rms(float *g, size_t n)
         for (size_t i = 0; i < n; i++) g[i] = (float)(g[i] / s);
 }
 
-/* d -= tv * grad TV^beta(x/255) + lp * grad sum |(x-128)/128|^p */
-static void regularise(const float *x, float *d, int h, int w, int c, const tune_opts *o)
+double tune_penalty(const float *x, int h, int w, int c, const tune_opts *o, double *tv_out, double *lp_out, float *d)
 {
-    if (o->tv > 0) {
-        double b = o->tv_beta;
-        for (int y = 0; y < h; y++)
-            for (int xx = 0; xx < w; xx++)
-                for (int ch = 0; ch < c; ch++) {
-                    /* TV = sum over pixels of (dx^2 + dy^2)^(b/2), forward differences */
+    double tv = 0, lp = 0, b = o->tv_beta;
+    for (int y = 0; y < h; y++)
+        for (int xx = 0; xx < w; xx++)
+            for (int ch = 0; ch < c; ch++) {
 #define X(yy, xq) ((double)x[((size_t)(yy) * w + (xq)) * c + ch] / 255.0)
-                    double gsum = 0;
-                    /* the term of this pixel */
-                    if (y + 1 < h || xx + 1 < w) {
-                        double dx = xx + 1 < w ? X(y, xx + 1) - X(y, xx) : 0, dy = y + 1 < h ? X(y + 1, xx) - X(y, xx) : 0;
-                        double q = dx * dx + dy * dy + 1e-8, f = b * pow(q, b / 2 - 1);
-                        gsum -= f * (dx + dy);
-                    }
-                    /* the terms of the left and upper neighbours */
-                    if (xx > 0) {
-                        double dx = X(y, xx) - X(y, xx - 1), dy = y + 1 < h ? X(y + 1, xx - 1) - X(y, xx - 1) : 0;
-                        gsum += b * pow(dx * dx + dy * dy + 1e-8, b / 2 - 1) * dx;
-                    }
-                    if (y > 0) {
-                        double dy = X(y, xx) - X(y - 1, xx), dx = xx + 1 < w ? X(y - 1, xx + 1) - X(y - 1, xx) : 0;
-                        gsum += b * pow(dx * dx + dy * dy + 1e-8, b / 2 - 1) * dy;
-                    }
-#undef X
-                    d[((size_t)y * w + xx) * c + ch] -= (float)(o->tv * gsum);
+                /* TV sums (dx^2 + dy^2)^(beta/2) over pixels, forward differences
+                 * (a missing neighbour counts as no difference) */
+                double dx = xx + 1 < w ? X(y, xx + 1) - X(y, xx) : 0, dy = y + 1 < h ? X(y + 1, xx) - X(y, xx) : 0;
+                double q = dx * dx + dy * dy + 1e-8;
+                tv += pow(q, b / 2);
+                if (!d || !(o->tv > 0)) continue;
+                /* d/du of this pixel's term and of its left and upper neighbours' */
+                double gsum = -b * pow(q, b / 2 - 1) * (dx + dy);
+                if (xx > 0) {
+                    double ex = X(y, xx) - X(y, xx - 1), ey = y + 1 < h ? X(y + 1, xx - 1) - X(y, xx - 1) : 0;
+                    gsum += b * pow(ex * ex + ey * ey + 1e-8, b / 2 - 1) * ex;
                 }
+                if (y > 0) {
+                    double ey = X(y, xx) - X(y - 1, xx), ex = xx + 1 < w ? X(y - 1, xx + 1) - X(y - 1, xx) : 0;
+                    gsum += b * pow(ex * ex + ey * ey + 1e-8, b / 2 - 1) * ey;
+                }
+#undef X
+                d[((size_t)y * w + xx) * c + ch] -= (float)(o->tv * gsum);
+            }
+    for (size_t i = 0; i < (size_t)h * w * c; i++) {
+        double u = (x[i] - 128.0) / 128.0;
+        lp += pow(fabs(u), o->lp_p);
+        if (d && o->lp > 0) d[i] -= (float)(o->lp * o->lp_p * pow(fabs(u), o->lp_p - 1) * (u > 0 ? 1 : -1));
     }
-    if (o->lp > 0)
-        for (size_t i = 0; i < (size_t)h * w * c; i++) {
-            double u = (x[i] - 128.0) / 128.0;
-            d[i] -= (float)(o->lp * o->lp_p * pow(fabs(u), o->lp_p - 1) * (u > 0 ? 1 : -1));
-        }
+    if (tv_out) *tv_out = tv;
+    if (lp_out) *lp_out = lp;
+    return o->tv * tv + o->lp * lp;
 }
 
 static void finish_image(float *x, int h, int w, int c, const tune_opts *o, double sigma, float *tmp)
@@ -270,7 +269,7 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
                 roll(gs + (size_t)q * px, d, h, w, c, -dy[q], -dx[q]);
                 if (o->blur_grad) blur(d, h, w, c, sigma, tmp);
                 if (o->gradnorm) unit_rms(d, px);
-                regularise(r->img + (size_t)q * px, d, h, w, c, o);
+                tune_penalty(r->img + (size_t)q * px, h, w, c, o, NULL, NULL, d);
                 float *x = r->img + (size_t)q * px;
                 for (size_t i = 0; i < px; i++) x[i] += (float)(lr * d[i]);
                 finish_image(x, h, w, c, o, sigma, tmp);
@@ -300,7 +299,7 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
                 if (o->blur_grad) blur(d, h, w, c, sigma, tmp);
                 if (o->gradnorm) unit_rms(d, px);
                 float *x = r->img + (size_t)(base + k) * px;
-                regularise(x, d, h, w, c, o);
+                tune_penalty(x, h, w, c, o, NULL, NULL, d);
                 for (size_t i = 0; i < px; i++) x[i] += (float)(lr * d[i]);
                 finish_image(x, h, w, c, o, sigma, tmp);
             }

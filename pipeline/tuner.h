@@ -52,6 +52,13 @@ void tune_result_free(tune_result *r);
  * initial images for INIT_NATURAL (else NULL). */
 int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *o, const float *natural, tune_result *r);
 
+/* The regularisers of image x (h, w, c; pixels 0..255): TV = sum over
+ * pixels of (dx^2 + dy^2)^(beta/2) on u = x/255 (forward differences), and
+ * LP = sum |v|^p with v = (x - 128)/128.  *tv_out and *lp_out (may be NULL)
+ * receive the two sums; with d, subtracts tv * dTV/du + lp * dLP/dv from d
+ * (the step's descent on them).  Returns tv * TV + lp * LP. */
+double tune_penalty(const float *x, int h, int w, int c, const tune_opts *o, double *tv_out, double *lp_out, float *d);
+
 /* Directional central differences against the analytic gradient of the
  * full image -> response function of neuron j, at a random image and
  * direction (seeded): the worst relative error over the models, computed

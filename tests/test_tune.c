@@ -69,6 +69,47 @@ static void consensus(void)
     printf("  consensus: minmod zeros where signs differ or a gradient is 0, smallest magnitude otherwise; mean and argmin sign rules\n");
 }
 
+/* The regularisers' gradients against central differences of their sums
+ * (TV in u = x/255 units, l_p in v = (x - 128)/128 units), at interior,
+ * edge and corner pixels, for beta = 2 and 1.5 and p = 6. */
+static void penalty(void)
+{
+    int h = 7, w = 6, c = 3;
+    size_t n = (size_t)h * w * c;
+    float *x = malloc(n * sizeof(float)), *d = calloc(n, sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = (float)(20 + 215 * urand());
+    for (int beta = 0; beta < 2; beta++) {
+        tune_opts o;
+        tune_opts_default(&o);
+        o.tv_beta = beta ? 1.5 : 2;
+        double worst = 0;
+        for (int part = 0; part < 2; part++) {
+            o.tv = part == 0;
+            o.lp = part == 1;
+            memset(d, 0, n * sizeof(float));
+            tune_penalty(x, h, w, c, &o, NULL, NULL, d);
+            size_t probe[] = {0, 5 * 3 + 1, (size_t)(3 * w + 2) * 3 + 2, n - 1, (size_t)(6 * w) * 3};
+            for (size_t q = 0; q < sizeof probe / sizeof *probe; q++) {
+                size_t i = probe[q];
+                double unit = part == 0 ? 255.0 : 128.0, e = 1e-3, tvp, tvm, lpp, lpm;
+                float keep = x[i];
+                x[i] = (float)(keep + e * unit);
+                tune_penalty(x, h, w, c, &o, &tvp, &lpp, NULL);
+                x[i] = (float)(keep - e * unit);
+                tune_penalty(x, h, w, c, &o, &tvm, &lpm, NULL);
+                double hstep = (double)(float)(keep + e * unit) - (double)(float)(keep - e * unit);
+                x[i] = keep;
+                double fd = part == 0 ? (tvp - tvm) / (hstep / unit) : (lpp - lpm) / (hstep / unit);
+                worst = fmax(worst, fabs(-d[i] - fd) / fmax(fabs(fd), 1e-3));
+            }
+        }
+        CHECK(worst < 1e-3, "beta %g: regulariser gradient differs from central differences by %.2g", o.tv_beta, worst);
+        printf("  regularisers (TV beta %.1f, l_6): gradients vs central differences %.1e\n", o.tv_beta, worst);
+    }
+    free(x);
+    free(d);
+}
+
 static void stability(void)
 {
     float x[12] = {1, 2, 3, 4, 2, 4, 6, 8, 4, 3, 2, 1};
@@ -85,6 +126,7 @@ int main(void)
     adjoint(GEOM_RESIZE_CROP, 70, 70, 3, 80, 1);
     adjoint(GEOM_NATIVE, 64, 64, 3, 0, 0);
     consensus();
+    penalty();
     stability();
     return th_summary("test_tune");
 }
