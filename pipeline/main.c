@@ -19,6 +19,7 @@ static const struct {
     {"predict", cmd_predict, "readouts.h5 + images -> predicted responses (CSV)"},
     {"tune", cmd_tune, "readouts.h5 -> DeepTune images, single-model and consensus"},
     {"stimuli", cmd_stimuli, "tune.h5 -> closed-loop stimulus sets (PNGs + manifest with predictions)"},
+    {"cluster", cmd_cluster, "tune.h5 -> hierarchical clusters of neurons and their stability across models"},
     {"inspect", cmd_inspect, "describe and validate deeptune files"},
 };
 

@@ -12,5 +12,6 @@ int cmd_fit(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_stimuli(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
 
 #endif
