@@ -156,7 +156,7 @@ static int tune_read(const char *path, double min_r, tune_in *t)
     if (f < 0) return -1;
     intlist L = {0};
     int rc = -1;
-    if (!h5_is_format(f, "deeptune-tune")) goto done;
+    if (!h5_is_format(f, "deeptune-tune")) { dt_seterr("%s: not a deeptune tune file; make one with deeptune tune", path); goto done; }
     t->variants = h5_read_strings(f, "variants", &t->nvar);
     t->models = h5_read_strings(f, "models", &t->M);
     t->readouts = h5_attr_get_str(f, "readouts");
