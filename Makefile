@@ -65,7 +65,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/specs.o
 SPECS     := $(wildcard models/*.spec)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-BENCH_BIN := $(BUILD)/tests/bench_cnn $(BUILD)/tests/bench_readouts $(BUILD)/tests/bench_tune
+BENCH_BIN := $(BUILD)/tests/bench_cnn $(BUILD)/tests/bench_readouts $(BUILD)/tests/bench_tune $(BUILD)/tests/bench_cluster
 
 BIN       := $(BUILD)/deeptune
 
@@ -102,6 +102,7 @@ test: all $(TEST_BIN)
 bench: all $(BENCH_BIN)
 	@BENCH_CNN=$(abspath $(BUILD)/tests/bench_cnn) DEEPTUNE_DATA=$(DATA) scripts/bench
 	@BENCH_READOUTS=$(abspath $(BUILD)/tests/bench_readouts) scripts/bench-readouts
+	@BENCH_CLUSTER=$(abspath $(BUILD)/tests/bench_cluster) scripts/bench-cluster
 
 run: all
 	DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) experiments/v4/run

@@ -36,57 +36,104 @@ const char *hc_method_name(hc_method m) { return method_names[m]; }
 
 /* ---- distances ---- */
 
-/* Centre and/or scale the rows of X into Y (float or double, by prec);
- * nrm (n) receives the squared length of each stored row of Y. */
-static int prepare_rows(const float *X, size_t n, size_t d, hc_metric metric, int prec, void *Y, double *nrm)
+/* Rows [a, b) of the preparation, on one thread. */
+typedef struct {
+    const float *X;
+    size_t n, d;
+    hc_metric metric;
+    int prec, nth;
+    const double *mu;           /* column means (Euclidean) */
+    double *colsum;             /* (nth, d) partial column sums */
+    void *Y;
+    double *nrm;
+    size_t bad;                 /* first row with a problem, or SIZE_MAX */
+    int why;                    /* 1 non-finite, 2 zero length / variance */
+} prep;
+
+static void colsum_part(void *ctx, int t)
 {
-    double *mu = NULL;
-    if (metric == HC_EUCLIDEAN) {
-        mu = dt_calloc(d, sizeof *mu);
-        if (!mu) return -1;
-        for (size_t i = 0; i < n; i++) {
-            const float *x = X + i * d;
-            for (size_t k = 0; k < d; k++) mu[k] += x[k];
-        }
-        for (size_t k = 0; k < d; k++) mu[k] /= (double)n;
+    prep *p = ctx;
+    size_t a = p->n * (size_t)t / (size_t)p->nth, b = p->n * (size_t)(t + 1) / (size_t)p->nth;
+    double *s = p->colsum + (size_t)t * p->d;
+    for (size_t i = a; i < b; i++) {
+        const float *x = p->X + i * p->d;
+        for (size_t k = 0; k < p->d; k++) s[k] += x[k];
     }
-    for (size_t i = 0; i < n; i++) {
-        const float *x = X + i * d;
-        double m = 0, s = 1;
-        for (size_t k = 0; k < d; k++)
-            if (!isfinite(x[k])) {
-                free(mu);
-                return dt_seterr("row %zu (column %zu) is not a finite number", i, k);
-            }
-        if (metric == HC_CORRELATION) {
+}
+
+static void prep_part(void *ctx, int t)
+{
+    prep *p = (prep *)ctx + t;
+    size_t a = p->n * (size_t)t / (size_t)p->nth, b = p->n * (size_t)(t + 1) / (size_t)p->nth, d = p->d;
+    for (size_t i = a; i < b; i++) {
+        const float *x = p->X + i * d;
+        double m = 0, s = 1, q = 0;
+        int fin = 1;
+        for (size_t k = 0; k < d; k++) fin &= isfinite(x[k]) != 0;
+        if (!fin) { if (i < p->bad) { p->bad = i; p->why = 1; } return; }
+        if (p->metric == HC_CORRELATION) {
             for (size_t k = 0; k < d; k++) m += x[k];
             m /= (double)d;
         }
-        if (metric != HC_EUCLIDEAN) {
+        if (p->metric != HC_EUCLIDEAN) {
             double ss = 0;
             for (size_t k = 0; k < d; k++) ss += (x[k] - m) * (x[k] - m);
-            if (!(ss > 0)) {
-                free(mu);
-                return dt_seterr("row %zu has %s, so its %s distance is undefined", i,
-                                 metric == HC_COSINE ? "zero length" : "zero variance", metric_names[metric]);
-            }
+            if (!(ss > 0)) { if (i < p->bad) { p->bad = i; p->why = 2; } return; }
             s = 1 / sqrt(ss);
         }
-        double q = 0;
-        for (size_t k = 0; k < d; k++) {
-            double v = metric == HC_EUCLIDEAN ? x[k] - mu[k] : (x[k] - m) * s;
-            if (prec == 1) {
-                float f = (float)v;
-                ((float *)Y)[i * d + k] = f;
-                q += (double)f * f;
-            } else {
-                ((double *)Y)[i * d + k] = v;
-                q += v * v;
-            }
+        if (p->prec == 1) {
+            float *y = (float *)p->Y + i * d;
+            if (p->metric == HC_EUCLIDEAN)
+                for (size_t k = 0; k < d; k++) y[k] = (float)(x[k] - p->mu[k]);
+            else
+                for (size_t k = 0; k < d; k++) y[k] = (float)((x[k] - m) * s);
+            for (size_t k = 0; k < d; k++) q += (double)y[k] * y[k];
+        } else {
+            double *y = (double *)p->Y + i * d;
+            if (p->metric == HC_EUCLIDEAN)
+                for (size_t k = 0; k < d; k++) y[k] = x[k] - p->mu[k];
+            else
+                for (size_t k = 0; k < d; k++) y[k] = (x[k] - m) * s;
+            for (size_t k = 0; k < d; k++) q += y[k] * y[k];
         }
-        nrm[i] = q;
+        p->nrm[i] = q;
     }
+}
+
+/* Centre and/or scale the rows of X into Y (float or double, by prec) on
+ * nth threads; nrm (n) receives the squared length of each stored row. */
+static int prepare_rows(const float *X, size_t n, size_t d, hc_metric metric, int prec, int nth, void *Y, double *nrm)
+{
+    prep p = {X, n, d, metric, prec, nth, NULL, NULL, Y, nrm, SIZE_MAX, 0};
+    double *mu = NULL;
+    if (metric == HC_EUCLIDEAN) {
+        p.colsum = dt_calloc((size_t)nth * d, sizeof *p.colsum);
+        mu = dt_calloc(d, sizeof *mu);
+        if (!p.colsum || !mu) { free(p.colsum); free(mu); return -1; }
+        dt_parallel(nth, colsum_part, &p);
+        for (int t = 0; t < nth; t++)
+            for (size_t k = 0; k < d; k++) mu[k] += p.colsum[(size_t)t * d + k];
+        for (size_t k = 0; k < d; k++) mu[k] /= (double)n;
+        free(p.colsum);
+        p.colsum = NULL;
+        p.mu = mu;
+    }
+    /* one slot per thread for the first bad row: threads write only their
+     * own rows, so take the minimum afterwards */
+    prep *pp = dt_malloc((size_t)nth * sizeof *pp);
+    if (!pp) { free(mu); return -1; }
+    for (int t = 0; t < nth; t++) pp[t] = p;
+    dt_parallel(nth, prep_part, pp);
+    size_t bad = SIZE_MAX;
+    int why = 0;
+    for (int t = 0; t < nth; t++)
+        if (pp[t].bad < bad) { bad = pp[t].bad; why = pp[t].why; }
+    free(pp);
     free(mu);
+    if (why == 1) return dt_seterr("row %zu is not finite (NaN or infinity)", bad);
+    if (why == 2)
+        return dt_seterr("row %zu has %s, so its %s distance is undefined", bad, metric == HC_COSINE ? "zero length" : "zero variance",
+                         metric_names[metric]);
     return 0;
 }
 
@@ -95,26 +142,34 @@ int hc_pdist(const float *X, size_t n, size_t d, hc_metric metric, int precision
     if (precision != 1 && precision != 2) return dt_seterr("precision must be 1 (single) or 2 (double)");
     if (n < 2) return 0;
     size_t es = precision == 1 ? sizeof(float) : sizeof(double);
+    int nth = openblas_get_num_threads();
+    if (nth < 1) nth = 1;
+    if (nth > 64) nth = 64;
     void *Y = dt_malloc(n * d * es);
     double *nrm = dt_malloc(n * sizeof *nrm);
-    /* Row blocks: B rows against every later row, C (B, n) in the GEMM's
-     * precision; about 64 MB of C at most. */
-    size_t B = (64u << 20) / (n * es);
-    if (B < 32) B = 32;
-    if (B > n) B = n;
+    /* Row blocks of B: the block against itself by SYRK (one triangle),
+     * against every later row by one GEMM; C (B, n) in the GEMM's
+     * precision. */
+    size_t B = n < 2048 ? (n + 7) / 8 : 256;
+    if (B < 32) B = n < 32 ? n : 32;
     void *C = dt_malloc(B * n * es);
     int rc = -1;
-    if (!Y || !nrm || !C || prepare_rows(X, n, d, metric, precision, Y, nrm)) goto done;
+    if (!Y || !nrm || !C || prepare_rows(X, n, d, metric, precision, nth, Y, nrm)) goto done;
     for (size_t a = 0; a < n; a += B) {
         size_t b = a + B < n ? a + B : n, rows = b - a, cols = n - a;
+        /* C row r (point a + r), column c (point a + c), leading dim cols */
         if (precision == 1) {
             const float *y = (const float *)Y + a * d;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)d, 1, y, (int)d, y, (int)d, 0,
-                        C, (int)cols);
+            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)rows, (int)d, 1, y, (int)d, 0, C, (int)cols);
+            if (cols > rows)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)(cols - rows), (int)d, 1, y, (int)d,
+                            (const float *)Y + b * d, (int)d, 0, (float *)C + rows, (int)cols);
         } else {
             const double *y = (const double *)Y + a * d;
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)d, 1, y, (int)d, y, (int)d, 0,
-                        C, (int)cols);
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)rows, (int)d, 1, y, (int)d, 0, C, (int)cols);
+            if (cols > rows)
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)(cols - rows), (int)d, 1, y, (int)d,
+                            (const double *)Y + b * d, (int)d, 0, (double *)C + rows, (int)cols);
         }
         for (size_t i = a; i < b; i++) {
             double *out = D + hc_cidx(n, i, i + 1) - (i + 1);   /* out[j] is pair (i, j) */
