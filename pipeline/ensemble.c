@@ -264,6 +264,37 @@ done:
     return rc;
 }
 
+int ensemble_worker(const dt_ensemble *e, int nthreads, dt_ensemble *w)
+{
+    *w = *e;
+    w->nthreads = nthreads > 0 ? nthreads : 1;
+    w->nets = dt_malloc((size_t)e->nnets * sizeof *w->nets);
+    if (!w->nets) return -1;
+    for (int i = 0; i < e->nnets; i++) {
+        ens_net *n = &w->nets[i];
+        *n = e->nets[i];
+        memset(&n->st, 0, sizeof n->st);
+        n->stK = 0;
+        gradws_init(&n->ws);
+        n->ws.nthreads = n->st.nthreads = w->nthreads;
+        n->in = n->dt = n->din = NULL;
+        n->nin = n->ndt = n->ndin = 0;
+    }
+    return 0;
+}
+
+void ensemble_worker_free(dt_ensemble *w)
+{
+    for (int i = 0; w->nets && i < w->nnets; i++) {
+        ens_net *n = &w->nets[i];
+        if (n->stK) state_free(&n->st, &n->net);
+        gradws_free(&n->ws, &n->net);
+        free(n->in); free(n->dt); free(n->din);
+    }
+    free(w->nets);
+    memset(w, 0, sizeof *w);
+}
+
 /* Buffers of network n for K forward lanes and KB backward lanes. */
 static int net_buffers(ens_net *n, int K, int KB)
 {
@@ -279,12 +310,12 @@ static int net_buffers(ens_net *n, int K, int KB)
         n->in = dt_malloc(nin * sizeof(float));
         n->nin = n->in ? nin : 0;
     }
-    if (n->ndin < nd) {
+    if (nd && n->ndin < nd) {   /* none for a forward-only pass */
         free(n->din);
         n->din = dt_malloc(nd * sizeof(float));
         n->ndin = n->din ? nd : 0;
     }
-    return n->in && n->din ? 0 : -1;
+    return n->in && (n->din || !nd) ? 0 : -1;
 }
 
 /* Forward images idx[0..K) of X through network n. */

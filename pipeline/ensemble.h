@@ -58,6 +58,13 @@ typedef struct {
 int ensemble_load(dt_ensemble *e, const char *files, const char *models, int nthreads);
 void ensemble_free(dt_ensemble *e);
 
+/* A worker's view of e, for running neurons on threads: the same networks
+ * (weights, preprocessing) and models, read-only, with its own activation
+ * and gradient buffers and `nthreads` threads inside each step.  e must
+ * outlive it; free it with ensemble_worker_free (not ensemble_free). */
+int ensemble_worker(const dt_ensemble *e, int nthreads, dt_ensemble *w);
+void ensemble_worker_free(dt_ensemble *w);
+
 /* Predicted responses of neuron j for K images X (K, h, w, c) in 0..255
  * (c = e->c, or 1: a gray image given to every network as three equal
  * channels).

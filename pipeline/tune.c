@@ -27,6 +27,32 @@
 #define TUNE_FORMAT "deeptune-tune"
 #define TUNE_VERSION 1
 
+/* Neurons on threads: worker w tunes jobs w, w + W, ... of a batch with its
+ * own view of the ensemble; errors (thread-local) are carried back. */
+typedef struct {
+    dt_ensemble *wk;            /* (W) worker ensembles */
+    const int *jobs;            /* (nb) neurons of this batch */
+    int nb;
+    const int *mods;
+    int M;
+    const tune_opts *o;
+    const float *nat;           /* (nb, K, h, w, c) natural inits, or NULL */
+    size_t natlen;
+    tune_result *res;           /* (nb) */
+    int *rc;                    /* (nb) */
+    char (*err)[512];           /* (nb) */
+    int W;
+} tune_batch;
+
+static void tune_worker(void *ctx, int w)
+{
+    tune_batch *b = ctx;
+    for (int q = w; q < b->nb; q += b->W) {
+        b->rc[q] = tune_neuron(&b->wk[w], b->jobs[q], b->mods, b->M, b->o, b->nat ? b->nat + (size_t)q * b->natlen : NULL, &b->res[q]);
+        if (b->rc[q]) snprintf(b->err[q], sizeof b->err[q], "neuron %d: %s", b->jobs[q], dt_lasterr());
+    }
+}
+
 static void usage(FILE *fp)
 {
     tune_opts d;
@@ -236,7 +262,10 @@ int cmd_tune(int argc, char **argv)
     dt_dataset d;
     memset(&d, 0, sizeof d);
     char *want = NULL, *tmpdir = NULL;
-    int *mods = NULL;
+    int *mods = NULL, *jobs = NULL, *jrc = NULL, nwk = 0;
+    dt_ensemble *wk = NULL;
+    tune_result *res = NULL;
+    char (*jerr)[512] = NULL;
     float *nat = NULL, *emb = NULL;
     hid_t f = H5I_INVALID_HID;
     struct stat st;
@@ -320,8 +349,32 @@ int cmd_tune(int argc, char **argv)
         if (!mkdtemp(tmpdir)) { dt_seterr("%s: cannot create (%s)", pngdir, strerror(errno)); free(tmpdir); tmpdir = NULL; goto done; }
     }
     int done_n = 0;
-    for (int j = 0; j < e.m; j++) {
-        if (!want[j]) continue;
+    /* neurons on threads: W workers (at most one per neuron), the rest of
+     * the threads inside each worker's steps */
+    int nthr = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int W = nthr < nsel ? nthr : nsel;
+    if (W < 1) W = 1;
+    if (W > 64) W = 64;
+    wk = dt_calloc((size_t)W, sizeof *wk);
+    jobs = dt_malloc((size_t)nsel * sizeof *jobs);
+    res = dt_calloc((size_t)W, sizeof *res);
+    jrc = dt_calloc((size_t)W, sizeof *jrc);
+    jerr = dt_calloc((size_t)W, sizeof *jerr);
+    if (!wk || !jobs || !res || !jrc || !jerr) goto done;
+    for (int w = 0; w < W; w++)
+        if (ensemble_worker(&e, nthr / W > 0 ? nthr / W : 1, &wk[w])) goto done;
+    nwk = W;
+    if (nat) {
+        float *nb = realloc(nat, (size_t)W * o.inits * px * sizeof(float));
+        if (!nb) { dt_seterr("out of memory"); goto done; }
+        nat = nb;
+    }
+    for (int j = 0, q = 0; j < e.m; j++)
+        if (want[j]) jobs[q++] = j;
+    for (int b0 = 0; b0 < nsel; b0 += W) {
+    int nb = nsel - b0 < W ? nsel - b0 : W;
+    for (int q = 0; q < nb; q++) {
+        int j = jobs[b0 + q];
         if (nat) {
             /* rank the stimuli by the recorded response, best first */
             size_t *ord = dt_malloc(d.n * sizeof(size_t));
@@ -341,14 +394,28 @@ int cmd_tune(int argc, char **argv)
                         double v = 0;
                         if (nc == 1 && d.c == 3) v = 0.299 * tmp[p * 3] + 0.587 * tmp[p * 3 + 1] + 0.114 * tmp[p * 3 + 2];
                         else v = tmp[p * d.c + (d.c == 1 ? 0 : ch)];
-                        nat[(size_t)k * px + p * nc + ch] = (float)v;
+                        nat[((size_t)q * o.inits + k) * px + p * nc + ch] = (float)v;
                     }
             }
             free(tmp);
             free(ord);
         }
-        tune_result r;
-        if (tune_neuron(&e, j, mods, M, &o, nat, &r)) { dt_preerr("neuron %d", j); goto done; }
+    }
+    tune_batch tb = {wk, jobs + b0, nb, mods, M, &o, nat, (size_t)o.inits * px, res, jrc, jerr, W};
+    dt_parallel(W, tune_worker, &tb);
+    int failed = -1;
+    for (int q = nb - 1; q >= 0; q--)
+        if (jrc[q]) failed = q;
+    if (failed >= 0) {
+        dt_seterr("%s", jerr[failed]);
+        for (int q = 0; q < nb; q++)
+            if (!jrc[q]) tune_result_free(&res[q]);
+        goto done;
+    }
+    for (int q = 0; q < nb; q++) {
+        int j = jobs[b0 + q];
+        tune_result r = res[q];
+        memset(&res[q], 0, sizeof res[q]);
         /* stability: across initialisations (per variant) and across the
          * single-model images (per initialisation), in pixels and features */
         size_t npx = px;
@@ -424,7 +491,11 @@ int cmd_tune(int argc, char **argv)
         free(ipx); free(ift); free(mpx); free(mft); free(emb);
         emb = NULL;
         tune_result_free(&r);
-        if (e3) goto done;
+        if (e3) {
+            for (int q2 = q + 1; q2 < nb; q2++) tune_result_free(&res[q2]);
+            goto done;
+        }
+    }
     }
     if (H5Fclose(f) < 0) { f = H5I_INVALID_HID; dt_seterr("%s: error closing", out); goto done; }
     f = H5I_INVALID_HID;
@@ -440,6 +511,8 @@ done:
     if (f >= 0) H5Fclose(f);
     dt_out_abort(&of);
     if (tmpdir) { dt_rmtree(tmpdir); free(tmpdir); }
+    for (int w = 0; w < nwk; w++) ensemble_worker_free(&wk[w]);
+    free(wk); free(jobs); free(res); free(jrc); free(jerr);
     ensemble_free(&e);
     dataset_free(&d);
     free(want); free(mods); free(nat); free(emb);
