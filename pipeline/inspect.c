@@ -303,6 +303,60 @@ done:
     return rc;
 }
 
+/* deeptune-cluster: settings, cluster sizes and, with stability, the
+ * perturbations' agreement with the reference clustering. */
+static int inspect_cluster(const char *path)
+{
+    hid_t f = h5_open_ro(path);
+    if (f < 0) return -1;
+    printf("%s: deeptune cluster\n", path);
+    static const char *keys[] = {"deeptune_version", "command_line", "tune", "embedding", "image", "embedding_weights", "embedding_layer",
+                                 "model", "distance", "linkage"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char *s = h5_has_attr(f, keys[i]) ? h5_attr_get_str(f, keys[i]) : NULL;
+        if (s) printf("  %-24s %s\n", keys[i], s);
+        free(s);
+    }
+    int rc = -1, rank;
+    hsize_t d[4];
+    int64_t k = 0;
+    double cc = NAN;
+    int *lab = NULL;
+    if (h5_shape(f, "labels", &rank, d, NULL, NULL) || rank != 1 || h5_attr_get_i64(f, "k", &k) || k < 1 || (hsize_t)k > d[0] ||
+        h5_attr_get_f64v(f, "cophenetic_correlation", 1, &cc, NULL) || !h5_exists(f, "linkage") || !h5_exists(f, "embedding")) {
+        dt_seterr("%s: a cluster file without its labels, k, linkage, embedding or cophenetic correlation", path);
+        goto done;
+    }
+    size_t n = (size_t)d[0];
+    lab = dt_malloc(n * sizeof *lab);
+    if (!lab || h5_read(f, "labels", H5T_NATIVE_INT, lab)) goto done;
+    printf("neurons     %zu in %lld clusters, sizes", n, (long long)k);
+    for (int c = 0; c < k; c++) {
+        size_t s = 0;
+        for (size_t i = 0; i < n; i++) s += lab[i] == c;
+        printf(" %zu", s);
+    }
+    printf("; cophenetic correlation %.3f\n", cc);
+    if (h5_exists(f, "stability/ari")) {
+        h5_shape(f, "stability/ari", &rank, d, NULL, NULL);
+        double *ari = dt_malloc((size_t)d[0] * sizeof *ari), *jm = dt_malloc((size_t)k * sizeof *jm);
+        if (ari && jm && !h5_read(f, "stability/ari", H5T_NATIVE_DOUBLE, ari) && !h5_read(f, "stability/jaccard_mean", H5T_NATIVE_DOUBLE, jm)) {
+            double m = 0;
+            for (hsize_t p = 0; p < d[0]; p++) m += ari[p] / (double)d[0];
+            printf("stability   %llu perturbations, mean ARI %.2f; Jaccard per cluster", (unsigned long long)d[0], m);
+            for (int c = 0; c < k; c++) printf(" %.2f", jm[c]);
+            printf("\n");
+        }
+        free(ari);
+        free(jm);
+    }
+    rc = 0;
+done:
+    free(lab);
+    H5Fclose(f);
+    return rc;
+}
+
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: deeptune inspect [--brief] FILE...\n"
@@ -339,8 +393,10 @@ int cmd_inspect(int argc, char **argv)
             if (inspect_tune(path)) goto bad;
         } else if (!strcmp(fmt, "deeptune-readouts")) {
             if (inspect_readouts(path)) goto bad;
+        } else if (!strcmp(fmt, "deeptune-cluster")) {
+            if (inspect_cluster(path)) goto bad;
         } else {
-            dt_seterr("%s: unknown deeptune file kind '%s'; this deeptune (%s) knows: %s, deeptune-features, deeptune-readouts, deeptune-tune",
+            dt_seterr("%s: unknown deeptune file kind '%s'; this deeptune (%s) knows: %s, deeptune-features, deeptune-readouts, deeptune-tune, deeptune-cluster",
                       path, fmt, DEEPTUNE_VERSION, DT_DATASET_FORMAT);
             goto bad;
         }

@@ -95,6 +95,7 @@ for f in dendrogram.png dendrogram.svg coassignment.png similarity-n0.png; do
   [ -s $tmp/png/$f ] || { echo "FAIL: $f missing"; exit 1; }
 done
 grep -q '<image' $tmp/png/dendrogram.svg && grep -q '>n0<' $tmp/png/dendrogram.svg
+$DT inspect $tmp/c.h5 | grep -q "^stability   4 perturbations"
 
 # 2. the other embeddings and options run and are recorded
 $DT cluster -q -t $tmp/t.h5 --embed pixels --image tiny:cat:ridge --linkage single --k 2 -o $tmp/c2.h5

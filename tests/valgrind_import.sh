@@ -37,9 +37,15 @@ $vg $DT predict -m $tmp/r.h5 -d $tmp/a.h5 --csv $tmp/p.csv 2>/dev/null
 $vg $DT inspect $tmp/r.h5 >/dev/null
 # the Lasso with bootstrap refits appended, then DeepTune and stimulus sets on them
 $vg $DT fit -q -d $tmp/a.h5 -f $tmp/f.h5 --layer cat --method lasso --nlambda 10 --folds 3 --bootstrap 1 -o $tmp/r.h5 --append 2>/dev/null
-$vg $DT tune -q -m $tmp/r.h5 --neurons 0 --inits 2 --steps 3 -o $tmp/t.h5 --png-dir $tmp/png 2>/dev/null
+$vg $DT tune -q -m $tmp/r.h5 --neurons 0,1,2 --inits 2 --steps 3 -o $tmp/t.h5 --png-dir $tmp/png 2>/dev/null
 $vg $DT stimuli -t $tmp/t.h5 --sizes 0.5 --random 1 --recombine 1 -o $tmp/stim 2>/dev/null
 $vg $DT inspect $tmp/t.h5 >/dev/null
+# clustering with stability and pictures, a readout embedding, and an error path
+$vg $DT cluster -q -t $tmp/t.h5 --k 2 --stability --linkage average --png-dir $tmp/cpng -o $tmp/c.h5 2>/dev/null
+$vg $DT cluster -q -t $tmp/t.h5 --embed responses --k 2 --stability -o $tmp/c2.h5 2>/dev/null
+$vg $DT inspect $tmp/c.h5 >/dev/null
+if $vg $DT cluster -q -t $tmp/t.h5 --k 9 -o $tmp/c3.h5 2>$tmp/err; then exit 1; fi
+grep -q "^error: --k 9" $tmp/err
 data=${DEEPTUNE_DATA:-../shared/data}
 if [ -d "$data/v4-cowley2023" ]; then
   $vg $DT import -q -i $data/v4-cowley2023/images_210305.zip -r $data/v4-cowley2023/responses_210305.npy -o $tmp/v.h5
