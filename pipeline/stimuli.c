@@ -10,6 +10,7 @@
  * complete. */
 #define _XOPEN_SOURCE 700
 #include "ensemble.h"
+#include "fft2.h"
 #include "h5io.h"
 #include "image.h"
 #include "stages.h"
@@ -17,7 +18,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <gsl/gsl_fft_complex.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,56 +69,34 @@ static void match(float *y, size_t n, double m, double sd)
     }
 }
 
-/* In-place 2-D FFT of a (h, w) complex array (interleaved), rows then
- * columns, with GSL's mixed-radix FFT; col is a 2h scratch. */
-typedef struct {
-    gsl_fft_complex_wavetable *wr, *wc;
-    gsl_fft_complex_workspace *kr, *kc;
-} fft2d;
-
-static void fft2(const fft2d *f, double *a, double *col, int h, int w, int inverse)
-{
-    for (int r = 0; r < h; r++)
-        (inverse ? gsl_fft_complex_inverse : gsl_fft_complex_forward)(a + 2 * (size_t)r * w, 1, (size_t)w, f->wr, f->kr);
-    for (int q = 0; q < w; q++) {
-        for (int r = 0; r < h; r++) { col[2 * r] = a[2 * ((size_t)r * w + q)]; col[2 * r + 1] = a[2 * ((size_t)r * w + q) + 1]; }
-        (inverse ? gsl_fft_complex_inverse : gsl_fft_complex_forward)(col, 1, (size_t)h, f->wc, f->kc);
-        for (int r = 0; r < h; r++) { a[2 * ((size_t)r * w + q)] = col[2 * r]; a[2 * ((size_t)r * w + q) + 1] = col[2 * r + 1]; }
-    }
-}
-
 /* The same amplitude spectrum per channel with a random phase shared by the
  * channels: the phase of a real white-noise image, which keeps the result
  * real. */
 static int phase_scramble(const float *x, float *y, int h, int w, int c, uint64_t *rng)
 {
     size_t n = (size_t)h * w;
-    double *a = malloc(2 * n * sizeof(double)), *ph = malloc(n * sizeof(double)), *col = malloc(2 * (size_t)h * sizeof(double));
-    fft2d f = {gsl_fft_complex_wavetable_alloc((size_t)w), gsl_fft_complex_wavetable_alloc((size_t)h),
-               gsl_fft_complex_workspace_alloc((size_t)w), gsl_fft_complex_workspace_alloc((size_t)h)};
-    int rc = -1;
-    if (!a || !ph || !col || !f.wr || !f.wc || !f.kr || !f.kc) { dt_seterr("out of memory in the phase scramble"); goto done; }
+    double *a = malloc(2 * n * sizeof(double)), *ph = malloc(n * sizeof(double));
+    dt_fft2 f;
+    int rc = -1, fok = fft2_init(&f, h, w) == 0;
+    if (!a || !ph || !fok) { dt_seterr("out of memory in the phase scramble"); goto done; }
     for (size_t i = 0; i < n; i++) { a[2 * i] = dt_unif(rng) - 0.5; a[2 * i + 1] = 0; }
-    fft2(&f, a, col, h, w, 0);
+    fft2_run(&f, a, 0);
     for (size_t i = 0; i < n; i++) ph[i] = atan2(a[2 * i + 1], a[2 * i]);
     for (int ch = 0; ch < c; ch++) {
         for (size_t i = 0; i < n; i++) { a[2 * i] = x[i * c + ch]; a[2 * i + 1] = 0; }
-        fft2(&f, a, col, h, w, 0);
+        fft2_run(&f, a, 0);
         for (size_t i = 1; i < n; i++) { /* keep the mean (DC) */
             double amp = hypot(a[2 * i], a[2 * i + 1]), p = atan2(a[2 * i + 1], a[2 * i]) + ph[i];
             a[2 * i] = amp * cos(p);
             a[2 * i + 1] = amp * sin(p);
         }
-        fft2(&f, a, col, h, w, 1);
+        fft2_run(&f, a, 1);
         for (size_t i = 0; i < n; i++) y[i * c + ch] = (float)a[2 * i];
     }
     rc = 0;
 done:
-    free(a); free(ph); free(col);
-    if (f.wr) gsl_fft_complex_wavetable_free(f.wr);
-    if (f.wc) gsl_fft_complex_wavetable_free(f.wc);
-    if (f.kr) gsl_fft_complex_workspace_free(f.kr);
-    if (f.kc) gsl_fft_complex_workspace_free(f.kc);
+    free(a); free(ph);
+    if (fok) fft2_free(&f);
     return rc;
 }
 

@@ -82,6 +82,8 @@ static void usage(FILE *fp)
             "      --lp W[:P]           l_p penalty around mid-gray, weight and p [%g:%g]\n"
             "      --blur S0[:S1]       Gaussian blur sigma in pixels, S0 to S1 [%g:%g]\n"
             "      --blur-image         blur the image each step instead of the gradient\n"
+            "      --fourier[=A]        step in a Fourier parameterisation scaled by 1/f^A (A = 1); a\n"
+            "                           consensus is then taken per Fourier coefficient [off]\n"
             "      --jitter J           random roll of up to J pixels per step [%d]\n"
             "      --no-gradnorm        do not scale each step to unit RMS\n"
             "      --no-clip            do not clip pixels to 0..255\n"
@@ -189,7 +191,7 @@ int cmd_tune(int argc, char **argv)
         {"gray", no_argument, 0, 15},            {"seed", required_argument, 0, 16},     {"threads", required_argument, 0, 17},
         {"output", required_argument, 0, 'o'},   {"png-dir", required_argument, 0, 18},  {"force", no_argument, 0, 19},
         {"quiet", no_argument, 0, 'q'},          {"init", required_argument, 0, 20},     {"no-single", no_argument, 0, 21},
-        {"min-r", required_argument, 0, 22},     {"check-gradients", optional_argument, 0, 23}, {"help", no_argument, 0, 'h'},
+        {"min-r", required_argument, 0, 22},     {"fourier", optional_argument, 0, 24},     {"check-gradients", optional_argument, 0, 23}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c, bad = 0;
     optind = 1;
@@ -220,6 +222,7 @@ int cmd_tune(int argc, char **argv)
         case 20: init = optarg; break;
         case 21: o.single = 0; break;
         case 22: min_r = atof(optarg); break;
+        case 24: o.fourier = optarg && *optarg ? atof(optarg) : 1; break;
         case 23: check = 1; if (optarg && *optarg) check_eps = atof(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -252,6 +255,7 @@ int cmd_tune(int argc, char **argv)
         snprintf(msg, sizeof msg, "--blur %g:%g: expected sigmas in 0..10 pixels", o.blur0, o.blur1), why = msg;
     if (!why && (o.jitter < 0 || o.jitter > 64)) snprintf(msg, sizeof msg, "--jitter %d: expected 0..64 pixels", o.jitter), why = msg;
     if (!why && !(o.contrast >= 0 && o.contrast <= 128)) snprintf(msg, sizeof msg, "--contrast %g: expected 0..128 pixels", o.contrast), why = msg;
+    if (!why && !(o.fourier >= 0 && o.fourier <= 3)) snprintf(msg, sizeof msg, "--fourier %g: expected an exponent in 0..3", o.fourier), why = msg;
     if (!why && !o.single && !o.consensus) why = "--no-single with --consensus none leaves nothing to do";
     if (why) { fprintf(stderr, "error: %s\n", why); return 2; }
 
@@ -324,7 +328,7 @@ int cmd_tune(int argc, char **argv)
         h5_attr_f64v(f, "lr", 2, (double[]){o.lr, o.lr_end}) || h5_attr_f64v(f, "tv", 2, (double[]){o.tv, o.tv_beta}) ||
         h5_attr_f64v(f, "lp", 2, (double[]){o.lp, o.lp_p}) || h5_attr_f64v(f, "blur", 2, (double[]){o.blur0, o.blur1}) ||
         h5_attr_str(f, "blur_target", o.blur_grad ? "gradient" : "image") || h5_attr_i64(f, "jitter", o.jitter) || h5_attr_i64(f, "gradnorm", o.gradnorm) ||
-        h5_attr_i64(f, "clip", o.clip) || h5_attr_f64(f, "contrast", o.contrast) || h5_attr_i64(f, "gray", o.gray) ||
+        h5_attr_i64(f, "clip", o.clip) || h5_attr_f64(f, "contrast", o.contrast) || h5_attr_i64(f, "gray", o.gray) || h5_attr_f64(f, "fourier", o.fourier) ||
         h5_attr_i64(f, "seed", (int64_t)o.seed) || h5_attr_str(f, "embedding_weights", e.nets[emb_net].weights) ||
         h5_attr_str(f, "embedding_layer", el->name))
         goto done;

@@ -25,6 +25,7 @@
  * disagree, by the smallest magnitude); "argmin" takes the sign of the
  * model with the smallest magnitude. */
 #include "tuner.h"
+#include "fft2.h"
 #include "util.h"
 
 #include <math.h>
@@ -79,6 +80,63 @@ void tune_consensus(const float *g, int M, size_t n, tune_rule rule, float *out,
         else if (rule == RULE_MEAN) s = sum > 0 ? 1.0f : sum < 0 ? -1.0f : 0.0f;
         else { float v = g[(size_t)am * n + i]; s = v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f; }
         out[i] = s * mn;
+    }
+}
+
+struct fourier_param {
+    int h, w, c;
+    dt_fft2 F;
+    double *a;     /* (h, w, 2) */
+    float *s;      /* (h, w) */
+};
+
+fourier_param *fourier_alloc(int h, int w, int c, double alpha)
+{
+    fourier_param *f = dt_calloc(1, sizeof *f);
+    if (!f) return NULL;
+    f->h = h; f->w = w; f->c = c;
+    f->a = dt_malloc(2 * (size_t)h * w * sizeof *f->a);
+    f->s = dt_malloc((size_t)h * w * sizeof *f->s);
+    if (!f->a || !f->s || fft2_init(&f->F, h, w)) { fourier_free(f); return NULL; }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double fy = y <= h / 2 ? y : h - y, fx = x <= w / 2 ? x : w - x, fr = sqrt(fy * fy + fx * fx);
+            f->s[(size_t)y * w + x] = (float)pow(fr > 1 ? fr : 1, -alpha);
+        }
+    return f;
+}
+
+void fourier_free(fourier_param *f)
+{
+    if (!f) return;
+    if (f->F.col) fft2_free(&f->F);
+    free(f->a);
+    free(f->s);
+    free(f);
+}
+
+void fourier_grad(fourier_param *f, const float *g, float *z)
+{
+    size_t n = (size_t)f->h * f->w;
+    for (int ch = 0; ch < f->c; ch++) {
+        for (size_t i = 0; i < n; i++) { f->a[2 * i] = g[i * f->c + ch]; f->a[2 * i + 1] = 0; }
+        fft2_run(&f->F, f->a, 0);
+        float *zc = z + (size_t)ch * 2 * n;
+        for (size_t i = 0; i < n; i++) {
+            zc[2 * i] = (float)(f->s[i] * f->a[2 * i]);
+            zc[2 * i + 1] = (float)(f->s[i] * f->a[2 * i + 1]);
+        }
+    }
+}
+
+void fourier_step(fourier_param *f, const float *z, float *d)
+{
+    size_t n = (size_t)f->h * f->w;
+    for (int ch = 0; ch < f->c; ch++) {
+        const float *zc = z + (size_t)ch * 2 * n;
+        for (size_t i = 0; i < n; i++) { f->a[2 * i] = f->s[i] * zc[2 * i]; f->a[2 * i + 1] = f->s[i] * zc[2 * i + 1]; }
+        fft2_run(&f->F, f->a, 1);
+        for (size_t i = 0; i < n; i++) d[i * f->c + ch] = (float)f->a[2 * i];
     }
 }
 
@@ -231,8 +289,11 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
     int *sel = dt_malloc((size_t)(NS > 0 ? NS : 1) * sizeof(int)), *dy = dt_malloc((size_t)V * K * sizeof(int)),
         *dx = dt_malloc((size_t)V * K * sizeof(int));
     double *vals = dt_malloc((size_t)(NS > K * M ? NS : K * M) * sizeof(double));
+    fourier_param *fp = o->fourier > 0 ? fourier_alloc(h, w, c, o->fourier) : NULL;
+    float *zall = o->fourier > 0 ? dt_malloc((size_t)(M > 1 ? M : 1) * 2 * px * sizeof(float)) : NULL;
+    float *zout = o->fourier > 0 ? dt_malloc(2 * px * sizeof(float)) : NULL;
     int rc = -1;
-    if (!r->variant_model || !r->img || !r->pred || !r->trace || (o->consensus && !r->agree) || !rolled || !gs || !gc || !gm ||
+    if ((o->fourier > 0 && (!fp || !zall || !zout)) || !r->variant_model || !r->img || !r->pred || !r->trace || (o->consensus && !r->agree) || !rolled || !gs || !gc || !gm ||
         !d || !tmp || !agr || !sel || !dy || !dx || !vals)
         goto done;
     for (int v = 0; v < V; v++) r->variant_model[v] = v < ns ? mods[v] : -1;
@@ -268,6 +329,10 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
                 r->trace[(size_t)q * S + t] = vals[q];
                 roll(gs + (size_t)q * px, d, h, w, c, -dy[q], -dx[q]);
                 if (o->blur_grad) blur(d, h, w, c, sigma, tmp);
+                if (fp) {
+                    fourier_grad(fp, d, zout);
+                    fourier_step(fp, zout, d);
+                }
                 if (o->gradnorm) unit_rms(d, px);
                 tune_penalty(r->img + (size_t)q * px, h, w, c, o, NULL, NULL, d);
                 float *x = r->img + (size_t)q * px;
@@ -284,19 +349,30 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
                 double mean = 0;
                 for (int m = 0; m < M; m++) mean += vals[(size_t)k * M + m] / M;
                 r->trace[(size_t)(base + k) * S + t] = mean;
+                /* each model's gradient smoothed as a single model's step
+                 * is, before they are compared: the consensus is about the
+                 * directions the models share at the scale the step works
+                 * at, not about the signs of their pixel noise */
                 for (int m = 0; m < M; m++) {
                     roll(gc + ((size_t)k * M + m) * px, gm + (size_t)m * px, h, w, c, -dy[base + k], -dx[base + k]);
+                    if (o->blur_grad) blur(gm + (size_t)m * px, h, w, c, sigma, tmp);
                     unit_rms(gm + (size_t)m * px, px);
                 }
                 memset(agr, 0, px * sizeof(float));
                 tune_consensus(gm, M, px, o->rule, d, agr);
+                if (fp) {
+                    /* the consensus of the coefficients' gradients; the
+                     * agreement map stays the pixels' */
+                    for (int m = 0; m < M; m++) fourier_grad(fp, gm + (size_t)m * px, zall + (size_t)m * 2 * px);
+                    tune_consensus(zall, M, 2 * px, o->rule, zout, NULL);
+                    fourier_step(fp, zout, d);
+                }
                 float *ag = r->agree + (size_t)k * h * w;
                 for (size_t p = 0; p < (size_t)h * w; p++) {
                     float a = 0;
                     for (int ch = 0; ch < c; ch++) a += agr[p * c + ch];
                     ag[p] += a / c / S;
                 }
-                if (o->blur_grad) blur(d, h, w, c, sigma, tmp);
                 if (o->gradnorm) unit_rms(d, px);
                 float *x = r->img + (size_t)(base + k) * px;
                 tune_penalty(x, h, w, c, o, NULL, NULL, d);
@@ -311,6 +387,7 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
     rc = 0;
 done:
     free(rolled); free(gs); free(gc); free(gm); free(d); free(tmp); free(agr); free(sel); free(dy); free(dx); free(vals);
+    fourier_free(fp); free(zall); free(zout);
     if (rc) tune_result_free(r);
     return rc;
 }

@@ -29,6 +29,8 @@ typedef struct {
     int clip;              /* clip to 0..255 [1] */
     double contrast;       /* > 0: hold the image's standard deviation at this value (pixel units) */
     int gray;              /* one channel, tiled to three for the networks */
+    double fourier;        /* > 0: steps in a Fourier parameterisation scaled by 1/f^fourier (the
+                              consensus is taken there, coefficient by coefficient) [0: pixels] */
 } tune_opts;
 
 void tune_opts_default(tune_opts *o);
@@ -65,6 +67,18 @@ double tune_penalty(const float *x, int h, int w, int c, const tune_opts *o, dou
  * alone (single-model step) and all together (consensus step). */
 int tune_gradcheck(dt_ensemble *e, int j, const int *mods, int M, int c, uint64_t seed, double eps, double *worst_single,
                    double *worst_consensus);
+
+/* The Fourier parameterisation of an (h, w, c) image: coefficients
+ * z (c, h, w, 2) with x = 128 + Re F^-1(s . z) per channel, s = 1/f^alpha
+ * (f the spatial frequency in cycles per image, at least 1).  A pixel
+ * gradient g maps to the coefficients' gradient s . F g (fourier_grad, up
+ * to the constant of F's normalisation), and a coefficient step dz to the
+ * pixel step Re F^-1(s . dz) (fourier_step).  Exposed for the tests. */
+typedef struct fourier_param fourier_param;
+fourier_param *fourier_alloc(int h, int w, int c, double alpha);
+void fourier_free(fourier_param *f);
+void fourier_grad(fourier_param *f, const float *g, float *z);
+void fourier_step(fourier_param *f, const float *z, float *d);
 
 /* Mean pairwise Pearson correlation of n vectors of length len (rows of x,
  * stride ld). */

@@ -117,6 +117,50 @@ static void stability(void)
     CHECK(fabs(r - (1 - 1 - 1) / 3.0) < 1e-12, "mean pairwise correlation %g, expected -1/3", r);
 }
 
+/* The Fourier parameterisation: fourier_step is n times the transpose of
+ * fourier_grad (inner-product identity, with n = h w the DFT's
+ * normalisation); the preconditioned step of a gradient is an ascent
+ * direction; the step of a single Fourier mode is that mode, scaled by
+ * 1/f^(2 alpha) ... checked through a cosine grating; and a consensus of
+ * identical gradients in Fourier space is the gradient itself. */
+static void fourier(void)
+{
+    int h = 12, w = 10, c = 3;
+    size_t px = (size_t)h * w * c, n = (size_t)h * w;
+    fourier_param *f = fourier_alloc(h, w, c, 1);
+    CHECK(f != NULL, "fourier_alloc");
+    if (!f) return;
+    float *g = malloc(px * sizeof *g), *z = malloc(2 * px * sizeof *z), *z2 = malloc(2 * px * sizeof *z2), *d = malloc(px * sizeof *d);
+    uint64_t s = 9;
+    for (size_t i = 0; i < px; i++) g[i] = (float)(dt_unif(&s) - 0.5);
+    for (size_t i = 0; i < 2 * px; i++) z2[i] = (float)(dt_unif(&s) - 0.5);
+    fourier_grad(f, g, z);
+    fourier_step(f, z2, d);
+    double lhs = 0, rhs = 0, asc = 0;
+    for (size_t i = 0; i < 2 * px; i++) lhs += (double)z[i] * z2[i];
+    for (size_t i = 0; i < px; i++) rhs += (double)g[i] * d[i];
+    /* z2 is not conjugate-symmetric, so Re F^-1 keeps only its symmetric part: compare with that */
+    CHECK_CLOSE(lhs, (double)n * rhs, 1e-4 * fabs(lhs), 0, "fourier: <grad(g), z> = n <g, step(z)>");
+    fourier_step(f, z, d);
+    for (size_t i = 0; i < px; i++) asc += (double)g[i] * d[i];
+    CHECK(asc > 0, "fourier: the preconditioned step is an ascent direction (%g)", asc);
+    /* a grating of 3 cycles per image height: the step is the grating times 1/3^2 */
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int ch = 0; ch < c; ch++) g[((size_t)y * w + x) * c + ch] = (float)cos(6.283185307179586 * 3 * y / h);
+    fourier_grad(f, g, z);
+    fourier_step(f, z, d);
+    double worst = 0;
+    for (size_t i = 0; i < px; i++) worst = fmax(worst, fabs(d[i] - g[i] / 9.0));
+    CHECK(worst < 1e-6, "fourier: a 3-cycle grating's step is the grating / 9 (worst %g)", worst);
+    float *zz = malloc(3 * 2 * px * sizeof *zz), *out = malloc(2 * px * sizeof *out);
+    for (int m = 0; m < 3; m++) memcpy(zz + (size_t)m * 2 * px, z, 2 * px * sizeof *z);
+    tune_consensus(zz, 3, 2 * px, RULE_MINMOD, out, NULL);
+    CHECK(memcmp(out, z, 2 * px * sizeof *z) == 0, "fourier: consensus of identical coefficient gradients");
+    free(zz); free(out); free(g); free(z); free(z2); free(d);
+    fourier_free(f);
+}
+
 int main(void)
 {
     adjoint(GEOM_WHOLE, 40, 30, 3, 0, 1);
@@ -128,5 +172,6 @@ int main(void)
     consensus();
     penalty();
     stability();
+    fourier();
     return th_summary("test_tune");
 }
