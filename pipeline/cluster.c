@@ -754,7 +754,17 @@ int cmd_cluster(int argc, char **argv)
             e3 = e3 || clusterplot_dendrogram(&tr, path);
             if (!e3 && stability) {
                 snprintf(path, sizeof path, "%s/coassignment.png", tmpdir);
-                e3 = clusterplot_matrix(co_m, (int)n, leaves, 0, 1, path);
+                char **lab = dt_malloc(n * sizeof *lab);
+                for (size_t i = 0; lab && i < n; i++) {
+                    lab[i] = dt_malloc(strlen(t.ids[i]) + 16);
+                    if (lab[i]) {
+                        if (*t.ids[i]) snprintf(lab[i], strlen(t.ids[i]) + 16, "%s", t.ids[i]);
+                        else snprintf(lab[i], 16, "n%d", t.idx[i]);
+                    }
+                }
+                e3 = !lab || clusterplot_matrix(co_m, (int)n, leaves, 0, 1, path, (const char *const *)lab);
+                for (size_t i = 0; lab && i < n; i++) free(lab[i]);
+                free(lab);
             }
             if (!e3 && image_based) {
                 int pi = 0;
@@ -764,7 +774,7 @@ int cmd_cluster(int argc, char **argv)
                 float *sm = dt_malloc((size_t)t.V * t.V * sizeof *sm);
                 if (!sm) e3 = 1;
                 for (int a = 0; !e3 && a < t.V * t.V; a++) sm[a] = (float)sim_models[(size_t)pi * t.V * t.V + a];
-                e3 = e3 || clusterplot_matrix(sm, t.V, NULL, -1, 1, path);
+                e3 = e3 || clusterplot_matrix(sm, t.V, NULL, -1, 1, path, (const char *const *)t.variants);
                 free(sm);
             }
             free(thumbs);

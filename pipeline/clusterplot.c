@@ -131,7 +131,17 @@ done:
     return rc;
 }
 
-int clusterplot_matrix(const float *M, int n, const int *order, float lo, float hi, const char *path)
+static void svg_text(FILE *fp, const char *t)
+{
+    for (; *t; t++) {
+        if (*t == '<') fputs("&lt;", fp);
+        else if (*t == '>') fputs("&gt;", fp);
+        else if (*t == '&') fputs("&amp;", fp);
+        else fputc(*t, fp);
+    }
+}
+
+int clusterplot_matrix(const float *M, int n, const int *order, float lo, float hi, const char *path, const char *const *labels)
 {
     int cell = n <= 50 ? 12 : n <= 200 ? 4 : n <= 1000 ? 1 : 1;
     int W = n * cell;
@@ -162,5 +172,36 @@ int clusterplot_matrix(const float *M, int n, const int *order, float lo, float 
         }
     int rc = png_write(path, px, W, W, 3);
     free(px);
-    return rc;
+    if (rc || !labels) return rc;
+    /* the SVG beside it: labels left and above (rotated), and a key */
+    char svg[4096];
+    snprintf(svg, sizeof svg, "%s", path);
+    char *dot = strrchr(svg, '.');
+    if (!dot || strlen(dot) < 4) return 0;
+    strcpy(dot, ".svg");
+    int scale = cell < 14 ? (14 + cell - 1) / cell : 1, S = W * scale, L = 260;
+    FILE *fp = fopen(svg, "w");
+    if (!fp) return dt_seterr("%s: cannot write", svg);
+    fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\"%d\" height=\"%d\" "
+                "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+                "<image x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" style=\"image-rendering:pixelated\" xlink:href=\"%s\"/>\n",
+            L + S + 120, L + S + 20, L, L, S, S, dt_basename(path));
+    double step = (double)S / n;
+    for (int a = 0; a < n; a++) {
+        int i = order ? order[a] : a;
+        double y = L + (a + 0.5) * step + 4;
+        fprintf(fp, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", L - 4, y);
+        svg_text(fp, labels[i]);
+        fprintf(fp, "</text>\n<text transform=\"translate(%.1f,%d) rotate(-60)\">", L + (a + 0.5) * step + 4, L - 4);
+        svg_text(fp, labels[i]);
+        fprintf(fp, "</text>\n");
+    }
+    /* colour key */
+    for (int q = 0; q <= 4; q++) {
+        double v = lo + (hi - lo) * q / 4;
+        fprintf(fp, "<text x=\"%d\" y=\"%d\">%.2g %s</text>\n", L + S + 10, L + 14 + 16 * q, v,
+                lo >= 0 ? (q == 0 ? "white" : q == 4 ? "dark blue" : "") : (q == 0 ? "blue" : q == 2 ? "white" : q == 4 ? "red" : ""));
+    }
+    if (fclose(fp)) return dt_seterr("%s: cannot write", svg);
+    return 0;
 }

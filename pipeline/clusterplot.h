@@ -25,7 +25,9 @@ int clusterplot_dendrogram(const clusterplot_tree *t, const char *base);
 
 /* Heat map of M (n, n) (rows and columns permuted by order, or NULL),
  * values lo..hi mapped white -> dark blue (lo >= 0), or blue -> white -> red
- * (lo < 0). */
-int clusterplot_matrix(const float *M, int n, const int *order, float lo, float hi, const char *path);
+ * (lo < 0), into path (a .png); with labels (n, may be NULL), also the same
+ * name with .svg: the PNG with the labels on the rows and columns and a
+ * colour key. */
+int clusterplot_matrix(const float *M, int n, const int *order, float lo, float hi, const char *path, const char *const *labels);
 
 #endif

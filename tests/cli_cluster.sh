@@ -91,10 +91,10 @@ assert M.shape == (12, 3, 3) and np.allclose(np.diagonal(M, 0, 1, 2), 1) and C["
 print(f"cluster: 12 neurons; linkage, cophenetic r, leaves and cut equal SciPy's; "
       f"stability over {len(L)} perturbations, mean ARI {S['ari'][...].mean():.2f}, Jaccard {np.round(S['jaccard_mean'][...], 2)}")
 PY
-for f in dendrogram.png dendrogram.svg coassignment.png similarity-n0.png; do
+for f in dendrogram.png dendrogram.svg coassignment.png coassignment.svg similarity-n0.png similarity-n0.svg; do
   [ -s $tmp/png/$f ] || { echo "FAIL: $f missing"; exit 1; }
 done
-grep -q '<image' $tmp/png/dendrogram.svg && grep -q '>n0<' $tmp/png/dendrogram.svg
+grep -q '<image' $tmp/png/dendrogram.svg && grep -q '>n0<' $tmp/png/dendrogram.svg && grep -q '>tiny:cat:lasso<' $tmp/png/similarity-n0.svg
 $DT inspect $tmp/c.h5 | grep -q "^stability   4 perturbations"
 
 # 2. the other embeddings and options run and are recorded
