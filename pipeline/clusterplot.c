@@ -91,6 +91,8 @@ int clusterplot_dendrogram(const clusterplot_tree *t, const char *base)
     snprintf(path, sizeof path, "%s.png", base);
     if (png_write(path, cv.px, W, H, 3)) goto done;
     /* the SVG: the PNG with a height axis on the left and neuron labels below */
+    char pngname[1024];
+    snprintf(pngname, sizeof pngname, "%s", dt_basename(path));
     snprintf(path, sizeof path, "%s.svg", base);
     FILE *fp = fopen(path, "w");
     if (!fp) { dt_seterr("%s: cannot write", path); goto done; }
@@ -98,7 +100,7 @@ int clusterplot_dendrogram(const clusterplot_tree *t, const char *base)
     fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\"%d\" height=\"%d\" "
                 "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
                 "<image x=\"%d\" y=\"0\" width=\"%d\" height=\"%d\" xlink:href=\"%s\"/>\n",
-            W + ax, H + lab, ax, W, H, dt_basename(path));
+            W + ax, H + lab, ax, W, H, pngname);
     fprintf(fp, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", ax - 4, top, ax - 4, top + treeh);
     for (int q = 0; q <= 4; q++) {
         double hv = hmax * q / 4;
@@ -202,6 +204,7 @@ int clusterplot_matrix(const float *M, int n, const int *order, float lo, float 
         fprintf(fp, "<text x=\"%d\" y=\"%d\">%.2g %s</text>\n", L + S + 10, L + 14 + 16 * q, v,
                 lo >= 0 ? (q == 0 ? "white" : q == 4 ? "dark blue" : "") : (q == 0 ? "blue" : q == 2 ? "white" : q == 4 ? "red" : ""));
     }
+    fprintf(fp, "</svg>\n");
     if (fclose(fp)) return dt_seterr("%s: cannot write", svg);
     return 0;
 }

@@ -96,6 +96,8 @@ for f in dendrogram.png dendrogram.svg coassignment.png coassignment.svg similar
 done
 grep -q '<image' $tmp/png/dendrogram.svg && grep -q '>n0<' $tmp/png/dendrogram.svg && grep -q '>tiny:cat:lasso<' $tmp/png/similarity-n0.svg
 $DT inspect $tmp/c.h5 | grep -q "^stability   4 perturbations"
+grep -q 'href="dendrogram.png"' $tmp/png/dendrogram.svg && grep -q 'href="similarity-n0.png"' $tmp/png/similarity-n0.svg
+/usr/bin/python3 -c "import sys, xml.dom.minidom as m; [m.parse(f) for f in sys.argv[1:]]" $tmp/png/*.svg   # well-formed
 
 # 2. the other embeddings and options run and are recorded
 $DT cluster -q -t $tmp/t.h5 --embed pixels --image tiny:cat:ridge --linkage single --k 2 -o $tmp/c2.h5
