@@ -29,8 +29,8 @@ ifndef DEPS_CHECKED
 # Outer make: make sure the libraries are there, then re-enter with the
 # pkg-config flags available.
 .DEFAULT_GOAL := all
-.PHONY: all test bench run install clean memcheck
-all test run install memcheck:
+.PHONY: all test bench run install clean memcheck check-real
+all test run install memcheck check-real:
 	@scripts/install-deps
 	@$(MAKE) --no-print-directory DEPS_CHECKED=1 $@
 bench:
@@ -69,7 +69,7 @@ BENCH_BIN := $(BUILD)/tests/bench_cnn $(BUILD)/tests/bench_readouts $(BUILD)/tes
 
 BIN       := $(BUILD)/deeptune
 
-.PHONY: all test bench run install memcheck
+.PHONY: all test bench run install memcheck check-real
 all: $(BIN)
 	@ln -sf $(BIN) deeptune
 
@@ -106,6 +106,9 @@ bench: all $(BENCH_BIN)
 
 run: all
 	DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) experiments/v4/run
+
+check-real: all
+	@DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) scripts/check-real
 
 memcheck: all
 	DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) tests/valgrind_import.sh
