@@ -189,7 +189,9 @@ static int tune_read(const char *path, double min_r, tune_in *t)
             mr = 0;
             for (size_t k = 0; k < got; k++) mr += r[k] / (double)got;
         }
-        char *id = h5_has_attr(ng, "neuron_id") ? h5_attr_get_str(ng, "neuron_id") : dt_strdup("");
+        char *id = h5_has_attr(ng, "neuron_id") ? h5_attr_get_str(ng, "neuron_id") : NULL;
+        if (!id) id = dt_strdup("");
+        if (!id) { H5Gclose(ng); goto done; }
         H5Gclose(ng);
         if (mr > best) best = mr;
         if (min_r > -INFINITY && !(mr >= min_r)) { free(id); continue; }
@@ -284,7 +286,7 @@ static float *readout_embedding(const tune_in *t, const char *label, emb_kind ki
     layer = h5_attr_get_str(gid, "layer");
     double lags[64];
     size_t nl = 0;
-    int lagged = h5_has_attr(gid, "lags") && h5_attr_get_f64v(gid, "lags", 64, lags, &nl) == 0 && (nl > 1 || lags[0] != 0);
+    int lagged = h5_has_attr(gid, "lags") && h5_attr_get_f64v(gid, "lags", 64, lags, &nl) == 0 && (nl > 1 || (nl == 1 && lags[0] != 0));
     H5Gclose(gid);
     if (!feat || !layer) { dt_preerr("%s: model %s", file, model); goto done; }
     if (lagged) { dt_seterr("%s: model %s is lagged; --embed responses needs a model of one image", file, model); goto done; }
@@ -300,7 +302,10 @@ static float *readout_embedding(const tune_in *t, const char *label, emb_kind ki
         intercepts = dt_malloc((size_t)d[0] * sizeof *intercepts);
         b = dt_malloc((size_t)t->n * sizeof *b);
         if (!intercepts || !b || h5_read(f, path, H5T_NATIVE_DOUBLE, intercepts)) { free(intercepts); goto done; }
-        for (int i = 0; i < t->n; i++) b[i] = intercepts[t->idx[i]];
+        for (int i = 0; i < t->n; i++) {
+            if ((hsize_t)t->idx[i] >= d[0]) { free(intercepts); dt_seterr("%s: model %s has no neuron %d", file, model, t->idx[i]); goto done; }
+            b[i] = intercepts[t->idx[i]];
+        }
         free(intercepts);
     }
     ff = h5_open_ro(feat);
@@ -349,6 +354,20 @@ static int cluster_one(const float *X, const tune_in *t, size_t P, const clu_opt
             if (!isfinite(X[i * P + q]))
                 return dt_seterr("%s: the embedding of neuron %d%s%s%s has a non-finite value (unit %zu); check its images or readouts",
                                  what, t->idx[i], *t->ids[i] ? " (" : "", t->ids[i], *t->ids[i] ? ")" : "", q);
+    if (o->metric != HC_EUCLIDEAN)
+        for (size_t i = 0; i < n; i++) {
+            double m = 0, ss = 0;
+            const float *x = X + i * P;
+            if (o->metric == HC_CORRELATION) {
+                for (size_t q = 0; q < P; q++) m += x[q];
+                m /= (double)P;
+            }
+            for (size_t q = 0; q < P; q++) ss += (x[q] - m) * (x[q] - m);
+            if (!(ss > 0))
+                return dt_seterr("%s: the embedding of neuron %d%s%s%s has %s, so its %s distance is undefined; use --distance euclidean",
+                                 what, t->idx[i], *t->ids[i] ? " (" : "", t->ids[i], *t->ids[i] ? ")" : "",
+                                 o->metric == HC_COSINE ? "zero length" : "zero variance", hc_metric_name(o->metric));
+        }
     size_t N = n * (n - 1) / 2;
     double *D = dt_malloc((N ? N : 1) * sizeof *D);
     if (!D) return -1;
@@ -486,16 +505,27 @@ int cmd_cluster(int argc, char **argv)
     int *labels = NULL, *leaves = NULL;
     perturbation *pert = NULL;
     int P_n = 0;
-    char *tmpdir = NULL, *stab_list = NULL;
+    char *tmpdir = NULL, *stab_list = NULL, *pngbuf = NULL;
     hid_t f = H5I_INVALID_HID;
     struct stat st;
     size_t P = 0;
     int vref = -1;
 
     if (dt_out_begin(&of, out, force)) goto done;
-    if (pngdir && !force && stat(pngdir, &st) == 0) {
-        dt_seterr("%s: already exists; remove it, choose another --png-dir, or pass --force", pngdir);
-        goto done;
+    if (pngdir) {
+        pngbuf = dt_strdup(pngdir);
+        if (!pngbuf) goto done;
+        for (size_t l = strlen(pngbuf); l > 1 && pngbuf[l - 1] == '/'; l--) pngbuf[l - 1] = 0;
+        pngdir = pngbuf;
+        if (!force && stat(pngdir, &st) == 0) {
+            dt_seterr("%s: already exists; remove it, choose another --png-dir, or pass --force", pngdir);
+            goto done;
+        }
+        size_t ln = strlen(pngdir) + 16;
+        tmpdir = dt_malloc(ln);
+        if (!tmpdir) goto done;
+        snprintf(tmpdir, ln, "%s.tmp.XXXXXX", pngdir);
+        if (!mkdtemp(tmpdir)) { dt_seterr("%s: cannot create (%s)", pngdir, strerror(errno)); free(tmpdir); tmpdir = NULL; goto done; }
     }
     if (tune_read(tune, min_r, &t)) goto done;
     size_t n = (size_t)t.n;
@@ -556,7 +586,10 @@ int cmd_cluster(int argc, char **argv)
 
     /* stability: recluster every perturbation the inputs offer */
     if (stability) {
-        pert = dt_calloc((size_t)(t.K + t.V + 64), sizeof *pert);
+        size_t cap = (size_t)t.K + (size_t)t.V + t.M + 1;
+        for (const char *q = stab_embed; q && *q; q++) cap += *q == ',';
+        cap += stab_embed ? 1 : 0;
+        pert = dt_calloc(cap, sizeof *pert);
         if (!pert) goto done;
         float *Xp = dt_malloc(n * P * sizeof *Xp);
         double *Zp = dt_malloc((n - 1) * 4 * sizeof *Zp);
@@ -728,19 +761,13 @@ int cmd_cluster(int argc, char **argv)
         free(lp); free(lab_all); free(names); free(kinds);
         if (e2) { free(co_m); free(jac); free(jmean); free(ari); free(arim); free(sim_models); free(sim_inits); goto done; }
     }
-    H5Fclose(f);
+    if (H5Fclose(f) < 0) { f = H5I_INVALID_HID; dt_seterr("%s: error closing", out); goto done; }
     f = H5I_INVALID_HID;
 
     /* pictures */
     int e3 = 0;
     if (pngdir) {
-        size_t ln = strlen(pngdir) + 16;
-        tmpdir = dt_malloc(ln);
-        if (tmpdir) {
-            snprintf(tmpdir, ln, "%s.tmp.XXXXXX", pngdir);
-            if (!mkdtemp(tmpdir)) { e3 = dt_seterr("%s: cannot create (%s)", pngdir, strerror(errno)); free(tmpdir); tmpdir = NULL; }
-        } else e3 = 1;
-        if (!e3) {
+        {
             /* thumbnails: the reference variant's first initialisation */
             float *thumbs = NULL;
             if (image_based) {
@@ -806,7 +833,7 @@ done:
     if (Emb != t.img) free(Emb);
     tune_in_free(&t);
     embedder_free(&E);
-    free(X); free(Z); free(D); free(coph); free(labels); free(leaves); free(stab_list);
+    free(X); free(Z); free(D); free(coph); free(labels); free(leaves); free(stab_list); free(pngbuf);
     for (int p = 0; pert && p < P_n; p++) { free(pert[p].name); free(pert[p].kind); free(pert[p].labels); }
     free(pert);
     return rc;

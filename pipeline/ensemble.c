@@ -97,7 +97,7 @@ static int add_model(dt_ensemble *e, const char *file, hid_t f, const char *name
     }
     double lags[64];
     size_t nl = 0;
-    if (h5_has_attr(g, "lags") && h5_attr_get_f64v(g, "lags", 64, lags, &nl) == 0 && (nl > 1 || lags[0] != 0)) {
+    if (h5_has_attr(g, "lags") && h5_attr_get_f64v(g, "lags", 64, lags, &nl) == 0 && (nl > 1 || (nl == 1 && lags[0] != 0))) {
         dt_seterr("%s: model %s reads features of earlier stimuli (time lags); DeepTune needs a model of one image, fit without --lags",
                   file, name);
         goto done;

@@ -172,10 +172,10 @@ int hc_pdist(const float *X, size_t n, size_t d, hc_metric metric, int precision
                             (const double *)Y + b * d, (int)d, 0, (double *)C + rows, (int)cols);
         }
         for (size_t i = a; i < b; i++) {
-            double *out = D + hc_cidx(n, i, i + 1) - (i + 1);   /* out[j] is pair (i, j) */
-            size_t r = (i - a) * cols - a;                        /* C row of i, indexed by j */
+            double *out = i + 1 < n ? D + hc_cidx(n, i, i + 1) : NULL;   /* out[j - i - 1] is pair (i, j) */
+            size_t r = (i - a) * cols;                                     /* C row of i; column j - a */
             for (size_t j = i + 1; j < n; j++) {
-                double g = precision == 1 ? ((const float *)C)[r + j] : ((const double *)C)[r + j], v;
+                double g = precision == 1 ? ((const float *)C)[r + j - a] : ((const double *)C)[r + j - a], v;
                 if (metric == HC_EUCLIDEAN) {
                     v = nrm[i] + nrm[j] - 2 * g;
                     v = v > 0 ? sqrt(v) : 0;
@@ -183,7 +183,7 @@ int hc_pdist(const float *X, size_t n, size_t d, hc_metric metric, int precision
                     v = 1 - g / sqrt(nrm[i] * nrm[j]);
                     v = v < 0 ? 0 : v > 2 ? 2 : v;
                 }
-                out[j] = v;
+                out[j - i - 1] = v;
             }
         }
     }
@@ -223,9 +223,11 @@ static size_t nearest(const double *D, size_t n, const double *size, size_t x, s
         if (size[i] > 0 && D[idx] < cur) { cur = D[idx]; y = i; }
         idx += n - i - 2;
     }
-    const double *row = D + hc_cidx(n, x, x + 1) - (x + 1);
-    for (size_t i = x + 1; i < n; i++)
-        if (size[i] > 0 && row[i] < cur) { cur = row[i]; y = i; }
+    if (x + 1 < n) {
+        const double *row = D + hc_cidx(n, x, x + 1);   /* row[i - x - 1] is pair (x, i) */
+        for (size_t i = x + 1; i < n; i++)
+            if (size[i] > 0 && row[i - x - 1] < cur) { cur = row[i - x - 1]; y = i; }
+    }
     *best = cur;
     return y;
 }
@@ -451,6 +453,7 @@ int hc_cophenetic(const double *Z, size_t n, const double *D, double *coph, doub
 
 int hc_leaves(const double *Z, size_t n, int *order)
 {
+    if (n == 0) return 0;
     if (n == 1) { order[0] = 0; return 0; }
     if (check_z(Z, n)) return -1;
     size_t *stack = dt_malloc((2 * n) * sizeof *stack), top = 0, k = 0;
@@ -568,7 +571,10 @@ int hc_jaccard(const int *ref, int k, const int *const *perturbed, int P, size_t
     for (int p = 0; p < P; p++) {
         const int *l = perturbed[p];
         memset(cp, 0, n * sizeof *cp);
-        for (size_t i = 0; i < n; i++) cp[l[i]]++;
+        for (size_t i = 0; i < n; i++) {
+            if (l[i] < 0 || (size_t)l[i] >= n) { free(cr); free(cp); return dt_seterr("label %d of point %zu in clustering %d is not in 0..%zu", l[i], i, p, n - 1); }
+            cp[l[i]]++;
+        }
         double *J = jac + (size_t)p * k;
         for (int c = 0; c < k; c++) J[c] = 0;
         uint64_t *pr = pairs_sorted(ref, l, n);

@@ -15,6 +15,7 @@
 #include "tuner.h"
 #include "util.h"
 
+#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -265,7 +266,7 @@ int cmd_tune(int argc, char **argv)
     memset(&e, 0, sizeof e);
     dt_dataset d;
     memset(&d, 0, sizeof d);
-    char *want = NULL, *tmpdir = NULL;
+    char *want = NULL, *tmpdir = NULL, *pngbuf = NULL;
     int *mods = NULL, *jobs = NULL, *jrc = NULL, nwk = 0;
     dt_ensemble *wk = NULL;
     tune_result *res = NULL;
@@ -274,6 +275,12 @@ int cmd_tune(int argc, char **argv)
     hid_t f = H5I_INVALID_HID;
     struct stat st;
     if (!check && dt_out_begin(&of, out, force)) goto done;
+    if (pngdir) {
+        pngbuf = dt_strdup(pngdir);
+        if (!pngbuf) goto done;
+        for (size_t l = strlen(pngbuf); l > 1 && pngbuf[l - 1] == '/'; l--) pngbuf[l - 1] = 0;
+        pngdir = pngbuf;
+    }
     if (pngdir && !force && stat(pngdir, &st) == 0) {
         dt_seterr("%s: already exists; remove it, choose another --png-dir, or pass --force", pngdir);
         goto done;
@@ -365,9 +372,10 @@ int cmd_tune(int argc, char **argv)
     jrc = dt_calloc((size_t)W, sizeof *jrc);
     jerr = dt_calloc((size_t)W, sizeof *jerr);
     if (!wk || !jobs || !res || !jrc || !jerr) goto done;
-    for (int w = 0; w < W; w++)
+    for (int w = 0; w < W; w++) {
+        nwk = w + 1;   /* ensemble_worker leaves a failed one freeable */
         if (ensemble_worker(&e, nthr / W > 0 ? nthr / W : 1, &wk[w])) goto done;
-    nwk = W;
+    }
     if (nat) {
         float *nb = realloc(nat, (size_t)W * o.inits * px * sizeof(float));
         if (!nb) { dt_seterr("out of memory"); goto done; }
@@ -406,7 +414,10 @@ int cmd_tune(int argc, char **argv)
         }
     }
     tune_batch tb = {wk, jobs + b0, nb, mods, M, &o, nat, (size_t)o.inits * px, res, jrc, jerr, W};
+    /* each worker's BLAS calls single-threaded when the workers share the CPUs */
+    if (W > 1) openblas_set_num_threads(1);
     dt_parallel(W, tune_worker, &tb);
+    if (W > 1) openblas_set_num_threads(nthr);
     int failed = -1;
     for (int q = nb - 1; q >= 0; q--)
         if (jrc[q]) failed = q;
@@ -516,7 +527,7 @@ done:
     dt_out_abort(&of);
     if (tmpdir) { dt_rmtree(tmpdir); free(tmpdir); }
     for (int w = 0; w < nwk; w++) ensemble_worker_free(&wk[w]);
-    free(wk); free(jobs); free(res); free(jrc); free(jerr);
+    free(wk); free(jobs); free(res); free(jrc); free(jerr); free(pngbuf);
     ensemble_free(&e);
     dataset_free(&d);
     free(want); free(mods); free(nat); free(emb);

@@ -100,7 +100,8 @@ grep -q 'href="dendrogram.png"' $tmp/png/dendrogram.svg && grep -q 'href="simila
 /usr/bin/python3 -c "import sys, xml.dom.minidom as m; [m.parse(f) for f in sys.argv[1:]]" $tmp/png/*.svg   # well-formed
 
 # 2. the other embeddings and options run and are recorded
-$DT cluster -q -t $tmp/t.h5 --embed pixels --image tiny:cat:ridge --linkage single --k 2 -o $tmp/c2.h5
+$DT cluster -q -t $tmp/t.h5 --embed pixels --image tiny:cat:ridge --linkage single --k 2 -o $tmp/c2.h5 --png-dir $tmp/png2/
+[ -s $tmp/png2/dendrogram.png ] && [ -s $tmp/png2/similarity-n0.svg ] && [ ! -e $tmp/png2/coassignment.png ]
 $DT cluster -q -t $tmp/t.h5 --embed weights --model tiny:cat:ridge --linkage ward --height 0 --precision double -o $tmp/c3.h5
 $DT cluster -q -t $tmp/t.h5 --embed responses --distance cosine --linkage complete --k 3 --stability -o $tmp/c4.h5
 /usr/bin/python3 - "$tmp" <<'PY'
