@@ -372,6 +372,9 @@ int cmd_tune(int argc, char **argv)
     jrc = dt_calloc((size_t)W, sizeof *jrc);
     jerr = dt_calloc((size_t)W, sizeof *jerr);
     if (!wk || !jobs || !res || !jrc || !jerr) goto done;
+    /* the engine splits its work over its own threads (and the workers
+     * share the CPUs): BLAS single-threaded, as in bench_tune */
+    openblas_set_num_threads(1);
     for (int w = 0; w < W; w++) {
         nwk = w + 1;   /* ensemble_worker leaves a failed one freeable */
         if (ensemble_worker(&e, nthr / W > 0 ? nthr / W : 1, &wk[w])) goto done;
@@ -414,10 +417,7 @@ int cmd_tune(int argc, char **argv)
         }
     }
     tune_batch tb = {wk, jobs + b0, nb, mods, M, &o, nat, (size_t)o.inits * px, res, jrc, jerr, W};
-    /* each worker's BLAS calls single-threaded when the workers share the CPUs */
-    if (W > 1) openblas_set_num_threads(1);
     dt_parallel(W, tune_worker, &tb);
-    if (W > 1) openblas_set_num_threads(nthr);
     int failed = -1;
     for (int q = nb - 1; q >= 0; q--)
         if (jrc[q]) failed = q;
