@@ -150,8 +150,11 @@ int hc_pdist(const float *X, size_t n, size_t d, hc_metric metric, int precision
     /* Row blocks of B: the block against itself by SYRK (one triangle),
      * against every later row by one GEMM; C (B, n) in the GEMM's
      * precision. */
-    size_t B = n < 2048 ? (n + 7) / 8 : 256;
-    if (B < 32) B = n < 32 ? n : 32;
+    /* as few BLAS calls as about 256 MB of C allows (each call costs a
+     * synchronisation of BLAS's threads): one SYRK up to n = 8192 in float */
+    size_t B = (256u << 20) / (n * es);
+    if (B < 256) B = 256;
+    if (B > n) B = n;
     void *C = dt_malloc(B * n * es);
     int rc = -1;
     if (!Y || !nrm || !C || prepare_rows(X, n, d, metric, precision, nth, Y, nrm)) goto done;
