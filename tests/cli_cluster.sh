@@ -47,10 +47,11 @@ $DT import -q -i $tmp/img -r $tmp/resp.npy -o $tmp/d.h5 2>/dev/null
 $DT features -q -d $tmp/d.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/f.h5 2>/dev/null
 $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat -o $tmp/r.h5 2>/dev/null
 $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --method lasso --nlambda 30 -o $tmp/r.h5 --append 2>/dev/null
-$DT tune -q -m $tmp/r.h5 --neurons all --inits 2 --steps 60 --lr 0.1:0.02 --jitter 0 --seed 5 -o $tmp/t.h5 2>/dev/null
+$DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --bootstrap 2 --seed 3 --name boot -o $tmp/r.h5 --append 2>/dev/null
+$DT tune -q -m $tmp/r.h5 --models tiny:cat:lasso,tiny:cat:ridge,boot#b1,boot#b2 --neurons all --inits 2 --steps 60 --lr 0.1:0.02 --jitter 0 --seed 5 -o $tmp/t.h5 2>/dev/null
 
 # 1. the chain: clusters are the types; SciPy agrees on the stored embedding
-$DT cluster -q -t $tmp/t.h5 --k 3 --distance correlation --linkage average --stability -o $tmp/c.h5 --png-dir $tmp/png
+$DT cluster -q -t $tmp/t.h5 --k 3 --distance correlation --linkage average --stability --stability-embed $tmp/tiny.h5:p2 -o $tmp/c.h5 --png-dir $tmp/png
 /usr/bin/python3 - "$tmp" <<'PY'
 import sys, h5py, numpy as np
 from scipy.cluster.hierarchy import linkage, cophenet, leaves_list, cut_tree
@@ -74,7 +75,9 @@ assert adjusted_rand_score(cut_tree(Z, 3).ravel(), lab) == 1
 S = C["stability"]
 names = [x.decode() if isinstance(x, bytes) else x for x in S["perturbations"][...]]
 kinds = [x.decode() if isinstance(x, bytes) else x for x in S["kinds"][...]]
-assert names == ["init 0", "init 1", "tiny:cat:lasso", "tiny:cat:ridge"] and kinds == ["initialisation"] * 2 + ["model"] * 2, (names, kinds)
+assert names == ["init 0", "init 1", "boot#b1", "boot#b2", "tiny:cat:lasso", "tiny:cat:ridge", "tiny.h5:p2"], names
+assert kinds == ["initialisation"] * 2 + ["bootstrap"] * 2 + ["model"] * 2 + ["embedding network"], kinds
+
 L = S["labels"][...]
 co = S["coassignment"][...]
 assert np.allclose(co, (L[:, :, None] == L[:, None, :]).mean(0), atol=1e-7)
@@ -87,15 +90,15 @@ for p in range(len(L)):
         assert abs(J[p, c] - best) < 1e-12
 assert np.allclose(S["jaccard_mean"][...], J.mean(0))
 M = C["similarity_models"][...]
-assert M.shape == (12, 3, 3) and np.allclose(np.diagonal(M, 0, 1, 2), 1) and C["similarity_inits"].shape == (12, 3, 2, 2)
+assert M.shape == (12, 5, 5) and np.allclose(np.diagonal(M, 0, 1, 2), 1) and C["similarity_inits"].shape == (12, 5, 2, 2)
 print(f"cluster: 12 neurons; linkage, cophenetic r, leaves and cut equal SciPy's; "
       f"stability over {len(L)} perturbations, mean ARI {S['ari'][...].mean():.2f}, Jaccard {np.round(S['jaccard_mean'][...], 2)}")
 PY
 for f in dendrogram.png dendrogram.svg coassignment.png coassignment.svg similarity-n0.png similarity-n0.svg; do
   [ -s $tmp/png/$f ] || { echo "FAIL: $f missing"; exit 1; }
 done
-grep -q '<image' $tmp/png/dendrogram.svg && grep -q '>n0<' $tmp/png/dendrogram.svg && grep -q '>tiny:cat:lasso<' $tmp/png/similarity-n0.svg
-$DT inspect $tmp/c.h5 | grep -q "^stability   4 perturbations"
+grep -q '<image' $tmp/png/dendrogram.svg && grep -q '>n0<' $tmp/png/dendrogram.svg && grep -q '>boot#b2<' $tmp/png/similarity-n0.svg
+$DT inspect $tmp/c.h5 | grep -q "^stability   7 perturbations"
 grep -q 'href="dendrogram.png"' $tmp/png/dendrogram.svg && grep -q 'href="similarity-n0.png"' $tmp/png/similarity-n0.svg
 /usr/bin/python3 -c "import sys, xml.dom.minidom as m; [m.parse(f) for f in sys.argv[1:]]" $tmp/png/*.svg   # well-formed
 
@@ -103,7 +106,7 @@ grep -q 'href="dendrogram.png"' $tmp/png/dendrogram.svg && grep -q 'href="simila
 $DT cluster -q -t $tmp/t.h5 --embed pixels --image tiny:cat:ridge --linkage single --k 2 -o $tmp/c2.h5 --png-dir $tmp/png2/
 [ -s $tmp/png2/dendrogram.png ] && [ -s $tmp/png2/similarity-n0.svg ] && [ ! -e $tmp/png2/coassignment.png ]
 $DT cluster -q -t $tmp/t.h5 --embed weights --model tiny:cat:ridge --linkage ward --height 0 --precision double -o $tmp/c3.h5
-$DT cluster -q -t $tmp/t.h5 --embed responses --distance cosine --linkage complete --k 3 --stability -o $tmp/c4.h5
+$DT cluster -q -t $tmp/t.h5 --embed responses --model tiny:cat:lasso --distance cosine --linkage complete --k 3 --stability -o $tmp/c4.h5
 /usr/bin/python3 - "$tmp" <<'PY'
 import sys, h5py, numpy as np
 t = sys.argv[1]
