@@ -507,25 +507,13 @@ int cmd_cluster(int argc, char **argv)
     int P_n = 0;
     char *tmpdir = NULL, *stab_list = NULL, *pngbuf = NULL;
     hid_t f = H5I_INVALID_HID;
-    struct stat st;
     size_t P = 0;
     int vref = -1;
 
     if (dt_out_begin(&of, out, force)) goto done;
     if (pngdir) {
-        pngbuf = dt_strdup(pngdir);
-        if (!pngbuf) goto done;
-        for (size_t l = strlen(pngbuf); l > 1 && pngbuf[l - 1] == '/'; l--) pngbuf[l - 1] = 0;
+        if (dt_dir_begin(pngdir, force, "--png-dir", &pngbuf, &tmpdir)) goto done;
         pngdir = pngbuf;
-        if (!force && stat(pngdir, &st) == 0) {
-            dt_seterr("%s: already exists; remove it, choose another --png-dir, or pass --force", pngdir);
-            goto done;
-        }
-        size_t ln = strlen(pngdir) + 16;
-        tmpdir = dt_malloc(ln);
-        if (!tmpdir) goto done;
-        snprintf(tmpdir, ln, "%s.tmp.XXXXXX", pngdir);
-        if (!mkdtemp(tmpdir)) { dt_seterr("%s: cannot create (%s)", pngdir, strerror(errno)); free(tmpdir); tmpdir = NULL; goto done; }
     }
     if (tune_read(tune, min_r, &t)) goto done;
     size_t n = (size_t)t.n;

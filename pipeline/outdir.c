@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,5 +26,35 @@ int dt_dir_commit(const char *tmp, const char *path)
     snprintf(old, sizeof old, "%s.old.%ld", path, (long)getpid());
     if ((had && rename(path, old)) || rename(tmp, path)) return dt_seterr("%s: cannot rename (%s)", path, strerror(errno));
     if (had) dt_rmtree(old);
+    return 0;
+}
+
+int dt_dir_begin(const char *path, int force, const char *what, char **final, char **tmp)
+{
+    *final = *tmp = NULL;
+    char *p = dt_strdup(path);
+    if (!p) return -1;
+    for (size_t l = strlen(p); l > 1 && p[l - 1] == '/'; l--) p[l - 1] = 0;
+    struct stat st;
+    if (!force && stat(p, &st) == 0) {
+        dt_seterr("%s: already exists; remove it, choose another %s, or pass --force", p, what);
+        free(p);
+        return -1;
+    }
+    size_t n = strlen(p) + 16;
+    char *t = dt_malloc(n);
+    if (!t) { free(p); return -1; }
+    snprintf(t, n, "%s.tmp.XXXXXX", p);
+    if (!mkdtemp(t)) {
+        dt_seterr("%s: cannot create (%s)", p, strerror(errno));
+        free(p);
+        free(t);
+        return -1;
+    }
+    mode_t um = umask(0);   /* mkdtemp makes 0700; give it the usual permissions */
+    umask(um);
+    chmod(t, 0777 & ~um);
+    *final = p;
+    *tmp = t;
     return 0;
 }

@@ -208,8 +208,7 @@ int cmd_stimuli(int argc, char **argv)
         return 2;
     }
     int rc = 1;
-    struct stat st;
-    char *tmp = NULL, *readouts = NULL;
+    char *tmp = NULL, *readouts = NULL, *outbuf = NULL;
     char **models = NULL, **vnames = NULL;
     size_t nm = 0, nv = 0;
     dt_ensemble e;
@@ -219,7 +218,8 @@ int cmd_stimuli(int argc, char **argv)
     float *img = NULL, *grads = NULL;
     double *sal = NULL, *vals = NULL;
     int *sel = NULL;
-    if (!force && stat(out, &st) == 0) { fprintf(stderr, "error: %s: already exists; remove it, choose another name, or pass --force\n", out); return 1; }
+    if (dt_dir_begin(out, force, "name", &outbuf, &tmp)) { fprintf(stderr, "error: %s\n", dt_lasterr()); return 1; }
+    out = outbuf;
     f = h5_open_ro(tune);
     if (f < 0) goto done;
     if (!h5_is_format(f, "deeptune-tune")) { dt_seterr("%s: not a deeptune tune file; make one with deeptune tune", tune); goto done; }
@@ -251,11 +251,6 @@ int cmd_stimuli(int argc, char **argv)
             if (!strcmp(e.models[q].label, models[i])) sel[i] = q;
         if (sel[i] < 0) { dt_seterr("%s: model %s of the tune run is not in %s any more", tune, models[i], readouts); goto done; }
     }
-    size_t n = strlen(out) + 16;
-    tmp = dt_malloc(n);
-    if (!tmp) goto done;
-    snprintf(tmp, n, "%s.tmp.XXXXXX", out);
-    if (!mkdtemp(tmp)) { dt_seterr("%s: cannot create (%s)", out, strerror(errno)); free(tmp); tmp = NULL; goto done; }
     hid_t g = H5Gopen2(f, "/neurons", H5P_DEFAULT);
     hsize_t nn = 0;
     if (g >= 0) { H5Gget_num_objs(g, &nn); H5Gclose(g); }
@@ -410,6 +405,6 @@ done:
     free(S.px); free(S.file); free(S.kind); free(S.param); free(S.neuron);
     dt_strv_free(models, nm);
     dt_strv_free(vnames, nv);
-    free(readouts); free(img); free(grads); free(sal); free(vals); free(sel);
+    free(readouts); free(img); free(grads); free(sal); free(vals); free(sel); free(outbuf);
     return rc;
 }

@@ -273,17 +273,10 @@ int cmd_tune(int argc, char **argv)
     char (*jerr)[512] = NULL;
     float *nat = NULL, *emb = NULL;
     hid_t f = H5I_INVALID_HID;
-    struct stat st;
     if (!check && dt_out_begin(&of, out, force)) goto done;
-    if (pngdir) {
-        pngbuf = dt_strdup(pngdir);
-        if (!pngbuf) goto done;
-        for (size_t l = strlen(pngbuf); l > 1 && pngbuf[l - 1] == '/'; l--) pngbuf[l - 1] = 0;
+    if (pngdir && !check) {
+        if (dt_dir_begin(pngdir, force, "--png-dir", &pngbuf, &tmpdir)) goto done;
         pngdir = pngbuf;
-    }
-    if (pngdir && !force && stat(pngdir, &st) == 0) {
-        dt_seterr("%s: already exists; remove it, choose another --png-dir, or pass --force", pngdir);
-        goto done;
     }
     if (ensemble_load(&e, readouts, models, threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN))) goto done;
     want = dt_malloc((size_t)e.m);
@@ -351,13 +344,6 @@ int cmd_tune(int argc, char **argv)
         e2 = e2 || h5_write_strings(f, "variants", (size_t)nv, labels);
         free(labels);
         if (e2) goto done;
-    }
-    if (pngdir) {
-        size_t n = strlen(pngdir) + 16;
-        tmpdir = dt_malloc(n);
-        if (!tmpdir) goto done;
-        snprintf(tmpdir, n, "%s.tmp.XXXXXX", pngdir);
-        if (!mkdtemp(tmpdir)) { dt_seterr("%s: cannot create (%s)", pngdir, strerror(errno)); free(tmpdir); tmpdir = NULL; goto done; }
     }
     int done_n = 0;
     /* neurons on threads: W workers (at most one per neuron), the rest of

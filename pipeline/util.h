@@ -78,6 +78,10 @@ double dt_unif(uint64_t *s);
  * onto its final name, replacing an older one only now (outdir.c). */
 int dt_rmtree(const char *path);
 int dt_dir_commit(const char *tmp, const char *path);
+/* Start one: strip trailing slashes from path into *final, refuse an
+ * existing directory unless force (the message names the option `what`),
+ * and create the temporary directory *tmp next to it.  Both malloc'd. */
+int dt_dir_begin(const char *path, int force, const char *what, char **final, char **tmp);
 
 /* Read a whole file into a malloc'd buffer (caller frees). */
 int dt_read_file(const char *path, uint8_t **buf, size_t *n);
