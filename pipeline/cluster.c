@@ -393,14 +393,14 @@ done:
 }
 
 /* Mean over the K inits of variant v's embeddings E (n, V, K, P) -> X (n, P). */
-static void mean_over_inits(const float *E, const tune_in *t, size_t P, int v, float *X)
+static void mean_over_inits(const float *E, int n, int V, int K, size_t P, int v, float *X)
 {
-    for (int i = 0; i < t->n; i++) {
+    for (int i = 0; i < n; i++) {
         float *x = X + (size_t)i * P;
         memset(x, 0, P * sizeof *x);
-        for (int k = 0; k < t->K; k++) {
-            const float *e = E + (((size_t)i * t->V + v) * t->K + k) * P;
-            for (size_t q = 0; q < P; q++) x[q] += e[q] / (float)t->K;
+        for (int k = 0; k < K; k++) {
+            const float *e = E + (((size_t)i * V + v) * K + k) * P;
+            for (size_t q = 0; q < P; q++) x[q] += e[q] / (float)K;
         }
     }
 }
@@ -565,7 +565,7 @@ int cmd_cluster(int argc, char **argv)
     labels = dt_malloc(n * sizeof *labels);
     leaves = dt_malloc(n * sizeof *leaves);
     if (!X || !Z || !D || !coph || !labels || !leaves) goto done;
-    if (image_based) mean_over_inits(Emb, &t, P, vref, X);
+    if (image_based) mean_over_inits(Emb, t.n, t.V, t.K, P, vref, X);
     else memcpy(X, Emb, n * P * sizeof *X);
     int kfound = 0;
     double cc = NAN;
@@ -606,7 +606,7 @@ int cmd_cluster(int argc, char **argv)
             /* each single-model image (bootstrap refits are models too) */
             for (int v = 0; !err && v < t.V; v++) {
                 if (v == vref || !strcmp(t.variants[v], "consensus")) continue;
-                mean_over_inits(Emb, &t, P, v, Xp);
+                mean_over_inits(Emb, t.n, t.V, t.K, P, v, Xp);
                 ADD_PERT(t.variants[v], strstr(t.variants[v], "#b") ? "bootstrap" : "model", Xp, P);
             }
         } else {
@@ -639,9 +639,7 @@ int cmd_cluster(int argc, char **argv)
                     memcpy(imgs + i * t.K * px, t.img + (i * t.V + vref) * t.K * px, t.K * px * sizeof *imgs);
                 if (!err && embedder_run(&E2, imgs, n * t.K, t.c, E2emb)) err = 1;
                 if (!err) {
-                    tune_in t1 = t;
-                    t1.V = 1;
-                    mean_over_inits(E2emb, &t1, E2.P, 0, X2);
+                    mean_over_inits(E2emb, t.n, 1, t.K, E2.P, 0, X2);
                     char nm[700];
                     snprintf(nm, sizeof nm, "%s:%s", dt_basename(it), colon + 1);
                     ADD_PERT(nm, "embedding network", X2, E2.P);
@@ -693,12 +691,7 @@ int cmd_cluster(int argc, char **argv)
         if (!sim_models || !sim_inits || !mv) { free(mv); free(sim_models); free(sim_inits); goto done; }
         for (size_t i = 0; i < n; i++) {
             for (int v = 0; v < t.V; v++) {
-                float *xv = mv + (size_t)v * P;
-                memset(xv, 0, P * sizeof *xv);
-                for (int kk = 0; kk < t.K; kk++) {
-                    const float *e = Emb + ((i * t.V + v) * t.K + kk) * P;
-                    for (size_t q = 0; q < P; q++) xv[q] += e[q] / (float)t.K;
-                }
+                mean_over_inits(Emb + i * t.V * t.K * P, 1, t.V, t.K, P, v, mv + (size_t)v * P);
                 for (int a = 0; a < t.K; a++)
                     for (int b = 0; b < t.K; b++)
                         sim_inits[((i * t.V + v) * t.K + a) * t.K + b] =
