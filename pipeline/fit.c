@@ -35,13 +35,13 @@
 #define MAX_LAGS 64
 
 typedef struct {
-    const char *dataset, *features, *layer, *method, *out, *metrics, *name, *lambdas, *rule, *lags;
+    const char *dataset, *features, *layer, *method, *out, *metrics, *name, *lambdas, *rule, *lags, *precision;
     int folds, nlambda, standardize, force, quiet, maxit, bootstrap, append;
     double test_fraction, alpha, lambda_ratio, tol;
     uint64_t seed;
 } fit_opts;
 
-static const fit_opts defaults = {.method = "ridge", .rule = "min", .lags = "0", .folds = 5, .nlambda = 0, .maxit = 100000,
+static const fit_opts defaults = {.method = "ridge", .rule = "min", .lags = "0", .precision = "single", .folds = 5, .nlambda = 0, .maxit = 100000,
                                   .test_fraction = 0.2, .alpha = 0, .lambda_ratio = 0, .tol = 1e-7, .seed = 1};
 
 static void usage(FILE *fp)
@@ -72,6 +72,13 @@ static void usage(FILE *fp)
             "      --tol T              lasso/enet convergence: no coordinate step changes the\n"
             "                           objective by more than T var(y) [%g]\n"
             "      --standardize        scale features to unit variance (training stimuli)\n"
+            "      --precision P        ridge: single or double [%s].  single computes the\n"
+            "                           Gram, its tridiagonal form and the CV solves in single\n"
+            "                           precision, with every orthogonal factor exact in\n"
+            "                           double: the fit is exact for a Gram matrix within\n"
+            "                           float rounding of the true one.  Used for K-fold CV\n"
+            "                           without --standardize when features outnumber\n"
+            "                           stimuli; the other cases run in double\n"
             "      --lags A:B | L,L,... time lags in stimuli, for stimuli shown in sequence\n"
             "                           (dataset order): the design holds the features of the\n"
             "                           stimuli shown 0..8 before with --lags 0:8 [%s]\n"
@@ -89,7 +96,7 @@ static void usage(FILE *fp)
             "      --force              replace outputs (or, with --append, a model of the\n"
             "                           same name) if they exist\n"
             "  -q, --quiet              no summary\n",
-            d->method, d->folds, d->rule, d->tol, d->lags, d->test_fraction, (unsigned long long)d->seed);
+            d->method, d->folds, d->rule, d->tol, d->precision, d->lags, d->test_fraction, (unsigned long long)d->seed);
 }
 
 static int parse_grid(const char *s, double **grid, int *n)
@@ -202,6 +209,7 @@ static int write_model(hid_t of, const model_out *mo, const fit_opts *o, const c
             h5_attr_str(gr, "method", mo->method) || h5_attr_f64(gr, "alpha", strcmp(mo->method, "ridge") ? o->alpha : 0) ||
             h5_attr_str(gr, "rule", mo->rule) || h5_attr_i64(gr, "folds", o->folds) ||
             h5_attr_i64(gr, "standardize", o->standardize) || h5_attr_i64(gr, "seed", (int64_t)o->seed) ||
+            (!strcmp(mo->method, "ridge") && h5_attr_str(gr, "precision", o->precision)) ||
             h5_attr_f64v(gr, "feature_shape", 3, fshape) || h5_attr_f64v(gr, "lags", (size_t)nlags, lg) ||
             h5_attr_str(gr, "split", has_split ? "dataset" : "random test fraction") ||
             h5_attr_f64(gr, "test_fraction", (double)ntest / (double)n) || h5_attr_i64(gr, "n_train", (int64_t)ntrain) ||
@@ -336,7 +344,8 @@ int cmd_fit(int argc, char **argv)
         {"metrics", required_argument, 0, 9},   {"force", no_argument, 0, 10},           {"quiet", no_argument, 0, 'q'},
         {"alpha", required_argument, 0, 11},    {"lambda-ratio", required_argument, 0, 12}, {"rule", required_argument, 0, 13},
         {"tol", required_argument, 0, 14},      {"lags", required_argument, 0, 15},      {"bootstrap", required_argument, 0, 16},
-        {"append", no_argument, 0, 17},         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+        {"append", no_argument, 0, 17},         {"precision", required_argument, 0, 18}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:f:l:o:qh", lo, NULL)) != -1) {
@@ -362,6 +371,7 @@ int cmd_fit(int argc, char **argv)
         case 15: o.lags = optarg; break;
         case 16: o.bootstrap = atoi(optarg); break;
         case 17: o.append = 1; break;
+        case 18: o.precision = optarg; break;
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -379,6 +389,10 @@ int cmd_fit(int argc, char **argv)
     if (!(o.alpha > 0 && o.alpha <= 1)) { fprintf(stderr, "error: --alpha %g: expected 0 < alpha <= 1\n", o.alpha); return 2; }
     if (!o.nlambda) o.nlambda = is_ridge ? 20 : 100;
     if (strcmp(o.rule, "min") && strcmp(o.rule, "1se")) { fprintf(stderr, "error: --rule %s: use min or 1se\n", o.rule); return 2; }
+    if (strcmp(o.precision, "single") && strcmp(o.precision, "double")) {
+        fprintf(stderr, "error: --precision %s: use single or double\n", o.precision);
+        return 2;
+    }
     if (o.folds < 0 || o.folds == 1 || (!is_ridge && o.folds == 0)) {
         fprintf(stderr, "error: --folds %d: use at least 2%s\n", o.folds, is_ridge ? ", or 0 (generalized CV)" : "");
         return 2;
@@ -559,6 +573,7 @@ int cmd_fit(int argc, char **argv)
         ro.ngrid = ngrid;
         ro.standardize = o.standardize;
         ro.seed = o.seed;
+        ro.precision = strcmp(o.precision, "double") ? 1 : 2;
         if (ridge_fit_cv(Xt, (int)ntrain, (int)P, Ytr, (int)m, &ro, &fit)) { dt_preerr("%s", o.dataset); goto done; }
     } else {
         lo2.alpha = o.alpha;

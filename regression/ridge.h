@@ -28,6 +28,13 @@ typedef struct {
                               * s log-spaced over [grid_lo, grid_hi] (1e-3, 1e3) */
     int standardize;       /* scale features to unit variance (training rows) */
     uint64_t seed;         /* fold assignment */
+    int precision;         /* 1 (default): for K-fold CV without
+                            * standardisation and with features
+                            * outnumbering stimuli, the Gram, its
+                            * tridiagonal form and the CV solves in single
+                            * precision with orthogonal factors exact in
+                            * double (see tri_decompose in ridge.c);
+                            * 2: double throughout */
 } ridge_opts;
 
 void ridge_opts_default(ridge_opts *o);

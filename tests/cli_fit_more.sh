@@ -50,8 +50,9 @@ $DT import -q -i $tmp/img --trials $tmp/trials.npy -o $tmp/d.h5 2>/dev/null
 $DT features -q -d $tmp/d.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/f.h5 2>/dev/null
 
 # 1. lags 0:1 against no lags; the noise-corrected R^2 column
+# (the lagged design is checked against sklearn in double precision)
 $DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat -o $tmp/r0.h5 --metrics $tmp/m0.csv --seed 3 2>/dev/null
-$DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --lags 0:1 -o $tmp/r1.h5 --metrics $tmp/m1.csv --seed 3 2>/dev/null
+$DT fit -q -d $tmp/d.h5 -f $tmp/f.h5 --layer cat --lags 0:1 -o $tmp/r1.h5 --metrics $tmp/m1.csv --seed 3 --precision double 2>/dev/null
 /usr/bin/python3 - "$tmp" <<'PY'
 import sys, h5py, numpy as np, csv
 from sklearn.linear_model import Ridge
