@@ -734,19 +734,32 @@ static void tri_worker(void *ctx, int wk)
         }
         /* Yt = L^{-1} G_V^T, w = L^{-1} G^T Yc: then I - H_VV = lambda Yt^T Yt,
          * r_V = lambda Yt^T w and e_V = (Yt^T Yt)^{-1} Yt^T w */
-        memcpy(Yt, J->GVt, (size_t)m * nv * sizeof(double));
         memcpy(w, J->Bt, (size_t)m * mg * sizeof(double));
-        tri_fwd(l, o, m, Yt, nv);
         tri_fwd(l, o, m, w, mg);
         /* M upper triangle row-major = lower column-major; R column-major nv x mg */
         if (single) {
-            for (size_t i = 0; i < (size_t)m * nv; i++) Ytf[i] = (float)Yt[i];
+            /* the substitution in double, one row of Yt at a time, stored in float */
+            double *prev = Yt;
+            const double *gv = J->GVt;
+            for (int v = 0; v < nv; v++) prev[v] = gv[v] / l[0], Ytf[v] = (float)prev[v];
+            for (int k = 1; k < m; k++) {
+                const double *gk = gv + (size_t)k * nv;
+                float *yk = Ytf + (size_t)k * nv;
+                double ok = o[k - 1], lk = 1 / l[k];
+                for (int v = 0; v < nv; v++) {
+                    double x = (gk[v] - ok * prev[v]) * lk;
+                    prev[v] = x;
+                    yk[v] = (float)x;
+                }
+            }
             for (size_t i = 0; i < (size_t)m * mg; i++) wf[i] = (float)w[i];
             cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, nv, m, 1, Ytf, nv, 0, Mf, nv);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, mg, nv, m, 1, wf, mg, Ytf, nv, 0, Rf, nv);
             spotrf_("L", &nv, Mf, &ldm, &info);
             if (!info) spotrs_("L", &nv, &mg, Mf, &ldm, Rf, &ldm, &info);
         } else {
+            memcpy(Yt, J->GVt, (size_t)m * nv * sizeof(double));
+            tri_fwd(l, o, m, Yt, nv);
             cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, nv, m, 1, Yt, nv, 0, M, nv);
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, mg, nv, m, 1, w, mg, Yt, nv, 0, R, nv);
             dpotrf_("L", &nv, M, &ldm, &info);

@@ -37,12 +37,13 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) { fprintf(stderr, "usage: bench_readouts DIR ridge|lasso [--threads T] [--neurons K]\n"); return 2; }
-    const char *dir = argv[1], *method = argv[2];
+    if (argc < 3) { fprintf(stderr, "usage: bench_readouts DIR ridge|lasso [--threads T] [--neurons K] [--precision single|double]\n"); return 2; }
+    const char *dir = argv[1], *method = argv[2], *precision = "single";
     int threads = 2, neurons = 0;
     for (int a = 3; a + 1 < argc; a += 2) {
         if (!strcmp(argv[a], "--threads")) threads = atoi(argv[a + 1]);
         else if (!strcmp(argv[a], "--neurons")) neurons = atoi(argv[a + 1]);
+        else if (!strcmp(argv[a], "--precision")) precision = argv[a + 1];
     }
     openblas_set_num_threads(threads);
     char path[4096];
@@ -100,6 +101,7 @@ int main(int argc, char **argv)
     if (!strcmp(method, "ridge")) {
         ridge_opts o;
         ridge_opts_default(&o);
+        o.precision = strcmp(precision, "double") ? 1 : 2;
         if (ridge_fit_cv(Xt, ntr, p, Ytr, mm, &o, &rf)) { fprintf(stderr, "error: %s\n", dt_lasterr()); return 1; }
         W = rf.w, b = rf.b, nl = o.ngrid;
     } else {
@@ -132,7 +134,8 @@ int main(int argc, char **argv)
     qsort(rs, (size_t)mm, sizeof(double), cmp);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("{\"peer\": \"deeptune %s\", \"seconds\": %.2f, \"neurons\": %d, \"lambdas\": %d, \"median_r\": %.5f, ", method, secs, mm, nl,
+    printf("{\"peer\": \"deeptune %s\", \"precision\": \"%s\", \"seconds\": %.2f, \"neurons\": %d, \"lambdas\": %d, \"median_r\": %.5f, ", method,
+           strcmp(method, "ridge") ? "mixed" : precision, secs, mm, nl,
            mm % 2 ? rs[mm / 2] : 0.5 * (rs[mm / 2 - 1] + rs[mm / 2]));
     if (nnz_med) printf("\"median_nonzero\": %d, ", nnz_med);
     printf("\"r\": [");
