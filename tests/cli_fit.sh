@@ -66,8 +66,8 @@ for j in range(3):
     for k, (Wk, bk) in enumerate(((W, b), (gd["weights"][...], gd["intercepts"][...]))):
         err = np.abs(Wk[j] - sk.coef_).max() / np.abs(sk.coef_).max()
         worst[k] = max(worst[k], err)
-        assert err < (2e-5, 1e-9)[k], (k, j, err)          # single; double on both sides
-        assert abs(bk[j] - sk.intercept_) < (2e-5, 1e-9)[k] * (1 + abs(sk.intercept_))
+        assert err < (5e-5, 1e-9)[k], (k, j, err)          # single (float rounding x conditioning); double on both sides
+        assert abs(bk[j] - sk.intercept_) < (5e-5, 1e-9)[k] * (1 + abs(sk.intercept_))
     pred = F[test] @ W[j] + b[j]
     r = np.corrcoef(pred, Y[test, j])[0, 1]
     assert abs(r - g["r_test"][j]) < 1e-9, (r, g["r_test"][j])

@@ -283,7 +283,33 @@ static void test_sklearn(void)
     h5_read(f, "intercept", H5T_NATIVE_DOUBLE, icpt);
     h5_read(f, "ridgecv_alpha", H5T_NATIVE_DOUBLE, chosen);
     H5Fclose(f);
-    double worst[3] = {0};
+    /* the single path's error grows with the conditioning (s_max + alpha) /
+     * alpha of the smallest alphas: s_max of the centred Gram by power
+     * iteration */
+    double *Kc = calloc((size_t)n * n, sizeof(double)), *v = malloc(n * sizeof(double)), *u = malloc(n * sizeof(double));
+    double smax = 0;
+    for (int c = 0; c < p; c++) {
+        double mu = 0;
+        for (int i = 0; i < n; i++) mu += X[(size_t)i * p + c] / n;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < n; k++) Kc[(size_t)i * n + k] += (X[(size_t)i * p + c] - mu) * (X[(size_t)k * p + c] - mu);
+    }
+    for (int i = 0; i < n; i++) v[i] = 1 + 0.01 * i;
+    for (int it = 0; it < 500; it++) {
+        double nn = 0;
+        for (int i = 0; i < n; i++) {
+            u[i] = 0;
+            for (int k = 0; k < n; k++) u[i] += Kc[(size_t)i * n + k] * v[k];
+            nn += u[i] * u[i];
+        }
+        nn = sqrt(nn);
+        double vn = 0;
+        for (int i = 0; i < n; i++) vn += v[i] * v[i];
+        smax = nn / sqrt(vn);
+        for (int i = 0; i < n; i++) v[i] = u[i] / nn;
+    }
+    free(Kc); free(v); free(u);
+    double worst[3] = {0}, ratio = 0;
     for (int q = 1; q <= 2; q++)
         for (int g = 0; g < G; g++) {
             ridge_opts o;
@@ -293,15 +319,20 @@ static void test_sklearn(void)
             o.precision = q;
             ridge_fit fit;
             CHECK(fit_rm(X, n, p, Y, m, &o, &fit) == 0, "ridge: %s", dt_lasterr());
+            double e = 0;
             for (int j = 0; j < m; j++) {
-                worst[q] = fmax(worst[q], rel(fit.w + (size_t)j * p, coef + ((size_t)g * m + j) * p, p));
-                worst[q] = fmax(worst[q], fabs(fit.b[j] - icpt[g * m + j]) / (1 + fabs(icpt[g * m + j])));
+                e = fmax(e, rel(fit.w + (size_t)j * p, coef + ((size_t)g * m + j) * p, p));
+                e = fmax(e, fabs(fit.b[j] - icpt[g * m + j]) / (1 + fabs(icpt[g * m + j])));
             }
+            worst[q] = fmax(worst[q], e);
+            /* single: float rounding times the conditioning (1.5e-10 x it
+             * on valgrind's kernels; a floor of a few 1e-6 on AVX-512) */
+            double t = q == 1 ? 5e-5 + 1e-9 * (smax + alphas[g]) / alphas[g] : 1e-7;
+            ratio = fmax(ratio, e / t);
+            CHECK(e < t, "alpha %g (condition %.3g): weights (precision %d) differ from sklearn's Ridge by %.3g", alphas[g],
+                  (smax + alphas[g]) / alphas[g], q, e);
             ridge_fit_free(&fit);
         }
-    /* sklearn solves in double from the same float32 inputs */
-    CHECK(worst[2] < 1e-7, "weights (double) differ from sklearn's Ridge by %.3g", worst[2]);
-    CHECK(worst[1] < tol(1), "weights (single) differ from sklearn's Ridge by %.3g", worst[1]);
     ridge_opts o;
     ridge_opts_default(&o);
     o.grid = alphas;
@@ -312,8 +343,8 @@ static void test_sklearn(void)
     int same = 0;
     for (int j = 0; j < m; j++) same += fit.lambda[j] == chosen[j];
     CHECK(same == m, "GCV chose the same alpha as RidgeCV for %d of %d targets", same, m);
-    printf("  sklearn: Ridge weights within %.1e (double), %.1e (single) over %d alphas; RidgeCV's alpha chosen for %d/%d targets\n",
-           worst[2], worst[1], G, same, m);
+    printf("  sklearn: Ridge weights within %.1e (double), %.1e (single; at most %.2f of its tolerance) over %d alphas; RidgeCV's "
+           "alpha chosen for %d/%d targets\n", worst[2], worst[1], ratio, G, same, m);
     ridge_fit_free(&fit);
     free(X); free(Y); free(alphas); free(coef); free(icpt); free(chosen);
 }
