@@ -616,14 +616,65 @@ static void centre_responses(const double *Y, int m_all, const int *rows, const 
     }
 }
 
+/* The fold loop shared by block_cv and tri_cv.  Per fold, prep(ctx, V, nv)
+ * gathers the held-out rows V (nv); then the lambdas run on nw workers
+ * (work(ctx, w) takes lambdas w, w + nw, ...) with single-threaded BLAS,
+ * each recording its first failing lambda + 1 in bad[w].  Returns 0, or the
+ * failing fold + 1 with that lambda's index in *gbad. */
+static int cv_folds(const int *fold, int ng, int K, int nw, int *V, const int *bad, void (*prep)(void *, const int *, int),
+                    void (*work)(void *, int), void *ctx, int *gbad)
+{
+    int threads = openblas_get_num_threads(), rc = 0;
+    openblas_set_num_threads(1);
+    for (int f = 0; f < K && !rc; f++) {
+        int nv = 0;
+        for (int i = 0; i < ng; i++)
+            if (fold[i] == f) V[nv++] = i;
+        prep(ctx, V, nv);
+        dt_parallel(nw, work, ctx);
+        for (int w = 0; w < nw && !rc; w++)
+            if (bad[w]) *gbad = bad[w] - 1, rc = f + 1;
+    }
+    openblas_set_num_threads(threads);
+    return rc;
+}
+
+/* The largest fold, and the number of CV workers (OpenBLAS's thread count,
+ * at most one per lambda). */
+static int max_fold(const int *fold, int ng, int K)
+{
+    int nvmax = 0;
+    for (int f = 0; f < K; f++) {
+        int nv = 0;
+        for (int i = 0; i < ng; i++) nv += fold[i] == f;
+        nvmax = nv > nvmax ? nv : nvmax;
+    }
+    return nvmax;
+}
+
+static int cv_workers(int ngrid)
+{
+    int nw = openblas_get_num_threads();
+    return nw < 1 ? 1 : nw > ngrid ? ngrid : nw > 64 ? 64 : nw;
+}
+
 /* One worker of block_cv: the lambdas g = w, w + nw, ... of one fold. */
 typedef struct {
-    const double *UV, *s, *B, *grid;
+    const double *evec, *s, *B, *grid;
+    double *UV;       /* the held-out rows' eigenvector entries (nv x ng) */
     int ng, mg, nv, ngrid, nw;
     double *err;      /* (mg, ngrid): each worker adds to its own columns */
     double **buf;     /* per worker: Q, M, Bq, R, sq in one block */
     int *bad;         /* per worker: the first failing lambda + 1, or 0 */
 } cv_job;
+
+static void cv_prep(void *ctx, const int *V, int nv)
+{
+    cv_job *J = ctx;
+    J->nv = nv;
+    for (int v = 0; v < nv; v++)
+        for (int k = 0; k < J->ng; k++) J->UV[(size_t)v * J->ng + k] = J->evec[(size_t)k * J->ng + V[v]];
+}
 
 static void cv_worker(void *ctx, int w)
 {
@@ -667,13 +718,7 @@ static void cv_worker(void *ctx, int w)
 static int block_cv(const double *evec, const double *s, const double *B, int ng, int mg, const int *fold, int K,
                     const double *grid, int ngrid, double *err)
 {
-    int nvmax = 0, nw = openblas_get_num_threads(), rc = -1, bad[64] = {0};
-    nw = nw < 1 ? 1 : nw > ngrid ? ngrid : nw > 64 ? 64 : nw;
-    for (int f = 0; f < K; f++) {
-        int nv = 0;
-        for (int i = 0; i < ng; i++) nv += fold[i] == f;
-        nvmax = nv > nvmax ? nv : nvmax;
-    }
+    int nvmax = max_fold(fold, ng, K), nw = cv_workers(ngrid), rc = -1, bad[64] = {0}, g;
     /* the held-out rows' eigenvector entries: nvmax x ng, not ng x ng */
     size_t per = (size_t)nvmax * ng + (size_t)nvmax * nvmax + (size_t)ng * mg + (size_t)nvmax * mg + ng;
     int *V = malloc((size_t)ng * sizeof(int));
@@ -681,25 +726,13 @@ static int block_cv(const double *evec, const double *s, const double *B, int ng
     int ok = V && UV;
     for (int w = 0; w < nw; w++) ok = ok && (bufs[w] = malloc(per * sizeof(double)));
     if (!ok) { dt_seterr("out of memory in ridge CV (%d stimuli)", ng); goto done; }
-    int threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    for (int f = 0; f < K; f++) {
-        int nv = 0;
-        for (int i = 0; i < ng; i++)
-            if (fold[i] == f) V[nv++] = i;
-        for (int v = 0; v < nv; v++)
-            for (int k = 0; k < ng; k++) UV[(size_t)v * ng + k] = evec[(size_t)k * ng + V[v]];
-        cv_job job = {UV, s, B, grid, ng, mg, nv, ngrid, nw, err, bufs, bad};
-        dt_parallel(nw, cv_worker, &job);
-        for (int w = 0; w < nw; w++)
-            if (bad[w]) {
-                openblas_set_num_threads(threads);
-                dt_seterr("ridge CV: the held-out system of fold %d at lambda %g is singular (duplicate stimuli?); "
-                          "use larger --lambdas", f + 1, grid[bad[w] - 1]);
-                goto done;
-            }
+    cv_job job = {evec, s, B, grid, UV, ng, mg, 0, ngrid, nw, err, bufs, bad};
+    int f = cv_folds(fold, ng, K, nw, V, bad, cv_prep, cv_worker, &job, &g);
+    if (f) {
+        dt_seterr("ridge CV: the held-out system of fold %d at lambda %g is singular (duplicate stimuli?); "
+                  "use larger --lambdas", f, grid[g]);
+        goto done;
     }
-    openblas_set_num_threads(threads);
     rc = 0;
 done:
     free(V);
@@ -710,13 +743,24 @@ done:
 
 /* One worker of tri_cv: the lambdas g = w, w + nw, ... of one fold. */
 typedef struct {
-    const double *GVt, *d, *e, *Bt, *grid;
+    const double *G, *d, *e, *Bt, *grid;
+    double *GVt;      /* the held-out rows of G, transposed (m x nv) */
     int m, mg, nv, ngrid, nw;
     double smax, single_cond;
     double *err;      /* (mg, ngrid): each worker adds to its own columns */
     double **buf;     /* per worker: Yt, w, M, R, l, o (and their floats) */
     int *bad;         /* per worker: the first failing lambda + 1, or 0 */
 } tri_job;
+
+static void tri_prep(void *ctx, const int *V, int nv)
+{
+    tri_job *J = ctx;
+    int m = J->m;
+    J->nv = nv;
+    for (int k0 = 0; k0 < m; k0 += 64)
+        for (int v = 0; v < nv; v++)
+            for (int k = k0; k < m && k < k0 + 64; k++) J->GVt[(size_t)k * nv + v] = J->G[(size_t)V[v] * m + k];
+}
 
 static void tri_worker(void *ctx, int wk)
 {
@@ -790,13 +834,7 @@ static void tri_worker(void *ctx, int wk)
 static int tri_cv(const double *G, const double *d, const double *e, int m, const double *Bt, int ng, int mg,
                   const int *fold, int K, const double *grid, int ngrid, double *err)
 {
-    int nvmax = 0, nw = openblas_get_num_threads(), rc = -1, bad[64] = {0};
-    nw = nw < 1 ? 1 : nw > ngrid ? ngrid : nw > 64 ? 64 : nw;
-    for (int f = 0; f < K; f++) {
-        int nv = 0;
-        for (int i = 0; i < ng; i++) nv += fold[i] == f;
-        nvmax = nv > nvmax ? nv : nvmax;
-    }
+    int nvmax = max_fold(fold, ng, K), nw = cv_workers(ngrid), rc = -1, bad[64] = {0}, g;
     double smax = 0;
     for (int k = 0; k < m; k++) {
         double r = d[k] + (k ? fabs(e[k - 1]) : 0) + (k + 1 < m ? fabs(e[k]) : 0);
@@ -809,26 +847,13 @@ static int tri_cv(const double *G, const double *d, const double *e, int m, cons
     int ok = V && GVt;
     for (int w = 0; w < nw; w++) ok = ok && (bufs[w] = malloc(per * sizeof(double)));
     if (!ok) { dt_seterr("out of memory in ridge CV (%d stimuli)", ng); goto done; }
-    int threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    for (int f = 0; f < K; f++) {
-        int nv = 0;
-        for (int i = 0; i < ng; i++)
-            if (fold[i] == f) V[nv++] = i;
-        for (int k0 = 0; k0 < m; k0 += 64)
-            for (int v = 0; v < nv; v++)
-                for (int k = k0; k < m && k < k0 + 64; k++) GVt[(size_t)k * nv + v] = G[(size_t)V[v] * m + k];
-        tri_job job = {GVt, d, e, Bt, grid, m, mg, nv, ngrid, nw, smax, RIDGE_SINGLE_COND, err, bufs, bad};
-        dt_parallel(nw, tri_worker, &job);
-        for (int w = 0; w < nw; w++)
-            if (bad[w]) {
-                openblas_set_num_threads(threads);
-                dt_seterr("ridge CV: the held-out system of fold %d at lambda %g is singular in single precision; "
-                          "use --precision double or larger --lambdas", f + 1, grid[bad[w] - 1]);
-                goto done;
-            }
+    tri_job job = {G, d, e, Bt, grid, GVt, m, mg, 0, ngrid, nw, smax, RIDGE_SINGLE_COND, err, bufs, bad};
+    int f = cv_folds(fold, ng, K, nw, V, bad, tri_prep, tri_worker, &job, &g);
+    if (f) {
+        dt_seterr("ridge CV: the held-out system of fold %d at lambda %g is singular in single precision; "
+                  "use --precision double or larger --lambdas", f, grid[g]);
+        goto done;
     }
-    openblas_set_num_threads(threads);
     rc = 0;
 done:
     free(V);
