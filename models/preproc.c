@@ -171,20 +171,6 @@ int preproc_image_adjoint(const dt_preproc *p, dt_geom g, const float *gin, int 
     size_t plane = (size_t)ow * oh, nr = (size_t)rw * rh * c;
     float *src = same ? gimg : dt_malloc(nr * sizeof(float));
     if (!src) return -1;
-    if (same && c == 3 && ow == rw && oh == rh) {
-        /* no crop, no resize: every pixel of every channel written once */
-        const float *g0 = gin + ((size_t)0 * K + k) * plane, *g1 = gin + ((size_t)1 * K + k) * plane,
-                    *g2 = gin + ((size_t)2 * K + k) * plane;
-        int s0 = p->bgr ? 2 : 0, s2 = p->bgr ? 0 : 2;
-        float f0 = p->scale / p->std[0], f1 = p->scale / p->std[1], f2 = p->scale / p->std[2];
-        for (size_t i = 0; i < plane; i++) {
-            float *o = src + i * 3;
-            o[s0] = g0[i] * f0;
-            o[1] = g1[i] * f1;
-            o[s2] = g2[i] * f2;
-        }
-        return 0;
-    }
     memset(src, 0, nr * sizeof(float));
     /* crop_normalize, transposed: out = (src * scale - mean) / std */
     for (int ch = 0; ch < 3; ch++) {

@@ -61,39 +61,25 @@ void tune_result_free(tune_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* In blocks of pixels with the models in the outer loop, so that each pass
- * reads one model's gradient contiguously and vectorises; the same
- * arithmetic in the same order as a per-pixel loop over the models. */
-#define CONS_BLOCK 1024
 void tune_consensus(const float *g, int M, size_t n, tune_rule rule, float *out, float *agree)
 {
-    float mn[CONS_BLOCK], sum[CONS_BLOCK], sa[CONS_BLOCK];
-    int pos[CONS_BLOCK], neg[CONS_BLOCK];
-    for (size_t i0 = 0; i0 < n; i0 += CONS_BLOCK) {
-        size_t nb = n - i0 < CONS_BLOCK ? n - i0 : CONS_BLOCK;
-        for (size_t i = 0; i < nb; i++) mn[i] = INFINITY, sum[i] = 0, sa[i] = 0, pos[i] = neg[i] = 0;
+    for (size_t i = 0; i < n; i++) {
+        float mn = INFINITY, sum = 0;
+        int pos = 0, neg = 0, am = 0;
         for (int m = 0; m < M; m++) {
-            const float *gm = g + (size_t)m * n + i0;
-            for (size_t i = 0; i < nb; i++) {
-                float v = gm[i], a = fabsf(v);
-                pos[i] += v > 0;
-                neg[i] += v < 0;
-                sum[i] += v;
-                /* the arg-min model's sign: the first model of least |g| */
-                int lt = a < mn[i];
-                sa[i] = lt ? (v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f) : sa[i];
-                mn[i] = lt ? a : mn[i];
-            }
+            float v = g[(size_t)m * n + i], a = fabsf(v);
+            pos += v > 0;
+            neg += v < 0;
+            sum += v;
+            if (a < mn) { mn = a; am = m; }
         }
-        for (size_t i = 0; i < nb; i++) {
-            int agreed = pos[i] == M || neg[i] == M;
-            if (agree && agreed) agree[i0 + i] += 1;
-            float s;
-            if (rule == RULE_MINMOD) s = agreed ? (pos[i] == M ? 1.0f : -1.0f) : 0.0f;
-            else if (rule == RULE_MEAN) s = sum[i] > 0 ? 1.0f : sum[i] < 0 ? -1.0f : 0.0f;
-            else s = sa[i];
-            out[i0 + i] = s * mn[i];
-        }
+        int agreed = pos == M || neg == M;
+        if (agree && agreed) agree[i] += 1;
+        float s;
+        if (rule == RULE_MINMOD) s = agreed ? (pos == M ? 1.0f : -1.0f) : 0.0f;
+        else if (rule == RULE_MEAN) s = sum > 0 ? 1.0f : sum < 0 ? -1.0f : 0.0f;
+        else { float v = g[(size_t)am * n + i]; s = v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f; }
+        out[i] = s * mn;
     }
 }
 

@@ -746,7 +746,7 @@ typedef struct {
     const double *G, *d, *e, *Bt, *grid;
     double *GVt;      /* the held-out rows of G, transposed (m x nv) */
     int m, mg, nv, ngrid, nw;
-    double smax, single_cond;
+    double smax;
     double *err;      /* (mg, ngrid): each worker adds to its own columns */
     double **buf;     /* per worker: Yt, w, M, R, l, o (and their floats) */
     int *bad;         /* per worker: the first failing lambda + 1, or 0 */
@@ -771,7 +771,7 @@ static void tri_worker(void *ctx, int wk)
     float *Ytf = (float *)(o + m), *wf = Ytf + (size_t)m * nv, *Mf = (float *)M, *Rf = (float *)R;
     for (int g = wk; g < J->ngrid && !J->bad[wk]; g += J->nw) {
         double lam = J->grid[g];
-        int single = (J->smax + lam) / lam <= J->single_cond, info = 0, ldm = nv;
+        int single = (J->smax + lam) / lam <= RIDGE_SINGLE_COND, info = 0, ldm = nv;
         if (tri_chol(J->d, J->e, m, lam, l, o)) {
             J->bad[wk] = g + 1;
             break;
@@ -847,7 +847,7 @@ static int tri_cv(const double *G, const double *d, const double *e, int m, cons
     int ok = V && GVt;
     for (int w = 0; w < nw; w++) ok = ok && (bufs[w] = malloc(per * sizeof(double)));
     if (!ok) { dt_seterr("out of memory in ridge CV (%d stimuli)", ng); goto done; }
-    tri_job job = {G, d, e, Bt, grid, GVt, m, mg, 0, ngrid, nw, smax, RIDGE_SINGLE_COND, err, bufs, bad};
+    tri_job job = {G, d, e, Bt, grid, GVt, m, mg, 0, ngrid, nw, smax, err, bufs, bad};
     int f = cv_folds(fold, ng, K, nw, V, bad, tri_prep, tri_worker, &job, &g);
     if (f) {
         dt_seterr("ridge CV: the held-out system of fold %d at lambda %g is singular in single precision; "

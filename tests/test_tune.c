@@ -67,8 +67,8 @@ static void consensus(void)
     tune_consensus(g, 1, 6, RULE_MINMOD, out, NULL);
     for (int i = 0; i < 6; i++) CHECK(out[i] == g[i], "one model: element %d", i);
     printf("  consensus: minmod zeros where signs differ or a gradient is 0, smallest magnitude otherwise; mean and argmin sign rules\n");
-    /* many pixels (tune_consensus works in blocks) against the definition
-     * written per pixel, with ties of magnitude and zeros */
+    /* many pixels against the definition written out again here, with ties
+     * of magnitude and zeros */
     int M = 5;
     size_t n = 2500;
     float *G = malloc(M * n * sizeof(float)), *o = malloc(n * sizeof(float)), *ag = calloc(n, sizeof(float));
