@@ -345,6 +345,27 @@ static double readout_lane(const dt_net *net, const ens_model *m, int j, const d
     return s;
 }
 
+/* The transposed preprocessing of lanes [a, b) on thread i of parts. */
+typedef struct {
+    const dt_ensemble *e;
+    const ens_net *n;
+    int KB, c, parts;
+    float **out;
+    int rc[64];         /* per part: no two threads write the same slot */
+    char err[64][160];
+} adj_job;
+
+static void adjoint_part(void *ctx, int i)
+{
+    adj_job *j = ctx;
+    for (int L = j->KB * i / j->parts; L < j->KB * (i + 1) / j->parts; L++)
+        if (preproc_image_adjoint(&j->n->pp, j->n->geom, j->n->din, j->KB, L, j->e->w, j->e->h, j->c, j->out[L])) {
+            snprintf(j->err[i], sizeof j->err[i], "%s", dt_lasterr());
+            j->rc[i] = -1;
+            return;
+        }
+}
+
 /* Upstream gradients: lane L of dt (c, KB, h, w) = the readout of model
  * mods[L]; backward; then each lane's input gradient carried back to the
  * stimulus into out[L] (h, w, c). */
@@ -363,8 +384,11 @@ static int backward(dt_ensemble *e, ens_net *n, int layer, const int *mods, int 
         for (int ch = 0; ch < l->c; ch++) memcpy(n->dt + ((size_t)ch * KB + L) * hw, w + (size_t)ch * hw, hw * sizeof(float));
     }
     if (net_backward(&n->net, &n->st, layer, n->dt, KB, n->din, &n->ws)) return -1;
-    for (int L = 0; L < KB; L++)
-        if (preproc_image_adjoint(&n->pp, n->geom, n->din, KB, L, e->w, e->h, c, out[L])) return -1;
+    adj_job aj = {.e = e, .n = n, .KB = KB, .c = c, .parts = e->nthreads < KB ? e->nthreads : KB, .out = out};
+    if (aj.parts > 64) aj.parts = 64;
+    dt_parallel(aj.parts, adjoint_part, &aj);
+    for (int i = 0; i < aj.parts; i++)
+        if (aj.rc[i]) return dt_seterr("%s", aj.err[i]);
     return 0;
 }
 

@@ -61,26 +61,71 @@ void tune_result_free(tune_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Pixels [a, b) in blocks with the models in the outer loop, so that each
+ * pass reads one model's gradient contiguously and vectorises; per pixel,
+ * the same arithmetic in the same order as a loop over the models. */
+#define CONS_BLOCK 1024
+DT_VEC static void consensus_range(const float *g, int M, size_t n, size_t a, size_t b, tune_rule rule, float *out,
+                                   float *agree)
+{
+    /* all state in float (counts are exact below 2^24 models), selects
+     * without branches: the inner loop vectorises */
+    float mn[CONS_BLOCK], sum[CONS_BLOCK], sa[CONS_BLOCK], pos[CONS_BLOCK], neg[CONS_BLOCK];
+    float fM = (float)M;
+    for (size_t i0 = a; i0 < b; i0 += CONS_BLOCK) {
+        size_t nb = b - i0 < CONS_BLOCK ? b - i0 : CONS_BLOCK;
+        for (size_t i = 0; i < nb; i++) mn[i] = INFINITY, sum[i] = 0, sa[i] = 0, pos[i] = 0, neg[i] = 0;
+        for (int m = 0; m < M; m++) {
+            const float *restrict gm = g + (size_t)m * n + i0;
+            for (size_t i = 0; i < nb; i++) {
+                float v = gm[i], av = fabsf(v), p = (float)(v > 0), q = (float)(v < 0);
+                pos[i] += p;
+                neg[i] += q;
+                sum[i] += v;
+                /* the arg-min model's sign: the first model of least |g| */
+                int lt = av < mn[i];
+                sa[i] = lt ? p - q : sa[i];
+                mn[i] = lt ? av : mn[i];
+            }
+        }
+        for (size_t i = 0; i < nb; i++) {
+            int agreed = pos[i] == fM || neg[i] == fM;
+            if (agree && agreed) agree[i0 + i] += 1;
+            float sg;
+            if (rule == RULE_MINMOD) sg = agreed ? (pos[i] == fM ? 1.0f : -1.0f) : 0.0f;
+            else if (rule == RULE_MEAN) sg = sum[i] > 0 ? 1.0f : sum[i] < 0 ? -1.0f : 0.0f;
+            else sg = sa[i];
+            out[i0 + i] = sg * mn[i];
+        }
+    }
+}
+
 void tune_consensus(const float *g, int M, size_t n, tune_rule rule, float *out, float *agree)
 {
-    for (size_t i = 0; i < n; i++) {
-        float mn = INFINITY, sum = 0;
-        int pos = 0, neg = 0, am = 0;
-        for (int m = 0; m < M; m++) {
-            float v = g[(size_t)m * n + i], a = fabsf(v);
-            pos += v > 0;
-            neg += v < 0;
-            sum += v;
-            if (a < mn) { mn = a; am = m; }
-        }
-        int agreed = pos == M || neg == M;
-        if (agree && agreed) agree[i] += 1;
-        float s;
-        if (rule == RULE_MINMOD) s = agreed ? (pos == M ? 1.0f : -1.0f) : 0.0f;
-        else if (rule == RULE_MEAN) s = sum > 0 ? 1.0f : sum < 0 ? -1.0f : 0.0f;
-        else { float v = g[(size_t)am * n + i]; s = v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f; }
-        out[i] = s * mn;
-    }
+    consensus_range(g, M, n, 0, n, rule, out, agree);
+}
+
+typedef struct {
+    const float *g;
+    int M, parts;
+    size_t n;
+    tune_rule rule;
+    float *out, *agree;
+} cons_job;
+
+static void cons_part(void *ctx, int i)
+{
+    cons_job *j = ctx;
+    size_t nblk = (j->n + CONS_BLOCK - 1) / CONS_BLOCK;
+    size_t a = nblk * (size_t)i / (size_t)j->parts * CONS_BLOCK, b = nblk * (size_t)(i + 1) / (size_t)j->parts * CONS_BLOCK;
+    consensus_range(j->g, j->M, j->n, a, b < j->n ? b : j->n, j->rule, j->out, j->agree);
+}
+
+void tune_consensus_par(const float *g, int M, size_t n, tune_rule rule, float *out, float *agree, int nthreads)
+{
+    cons_job j = {g, M, nthreads > 1 ? nthreads : 1, n, rule, out, agree};
+    if (j.parts == 1 || n < 4 * CONS_BLOCK) consensus_range(g, M, n, 0, n, rule, out, agree);
+    else dt_parallel(j.parts, cons_part, &j);
 }
 
 struct fourier_param {
@@ -359,12 +404,12 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
                     unit_rms(gm + (size_t)m * px, px);
                 }
                 memset(agr, 0, px * sizeof(float));
-                tune_consensus(gm, M, px, o->rule, d, agr);
+                tune_consensus_par(gm, M, px, o->rule, d, agr, e->nthreads);
                 if (fp) {
                     /* the consensus of the coefficients' gradients; the
                      * agreement map stays the pixels' */
                     for (int m = 0; m < M; m++) fourier_grad(fp, gm + (size_t)m * px, zall + (size_t)m * 2 * px);
-                    tune_consensus(zall, M, 2 * px, o->rule, zout, NULL);
+                    tune_consensus_par(zall, M, 2 * px, o->rule, zout, NULL, e->nthreads);
                     fourier_step(fp, zout, d);
                 }
                 float *ag = r->agree + (size_t)k * h * w;

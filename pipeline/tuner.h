@@ -38,6 +38,9 @@ void tune_opts_default(tune_opts *o);
 /* The consensus of M gradients g (M, n): out (n); agree[i] += 1 where
  * every model's gradient has the same sign (and none is zero). */
 void tune_consensus(const float *g, int M, size_t n, tune_rule rule, float *out, float *agree);
+/* The same, split over nthreads threads by blocks of pixels (identical
+ * results). */
+void tune_consensus_par(const float *g, int M, size_t n, tune_rule rule, float *out, float *agree, int nthreads);
 
 typedef struct {
     int V, K, M, S, h, w, c;   /* variants (M single + 1 consensus, or fewer), inits, models, steps, image */

@@ -15,6 +15,14 @@
 #define DEEPTUNE_VERSION "0.0.0"
 #endif
 
+/* A hot loop compiled for AVX-512, AVX2 and the baseline, picked at run time
+ * (GCC function multi-versioning; as the engine's kernels, models/kernels_f32.c). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define DT_VEC __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DT_VEC
+#endif
+
 /* Record the current error message (printf-style); always returns -1 so a
  * caller can write `return dt_seterr(...)`.  Thread-local. */
 int dt_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -8,7 +8,9 @@
  * The stimulus is 227 x 227, the network's input, so the work matches
  * scripts/bench-torch.py's grad18_pool2 and grad1_pool2.
  *
- *   bench_tune WEIGHTS.h5 [--threads T] [--seconds S] */
+ *   bench_tune WEIGHTS.h5 [--threads T] [--seconds S] [--count N]
+ * --count N runs exactly N steps of each variant (for comparing builds by
+ * CPU cycles with perf stat on a machine whose wall clock is shared). */
 #include "ensemble.h"
 #include "tuner.h"
 #include "util.h"
@@ -34,12 +36,14 @@ static int cmpd(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) { fprintf(stderr, "usage: bench_tune WEIGHTS.h5 [--threads T] [--seconds S]\n"); return 2; }
+    if (argc < 2) { fprintf(stderr, "usage: bench_tune WEIGHTS.h5 [--threads T] [--seconds S] [--count N]\n"); return 2; }
     int threads = 2;
     double seconds = 3;
+    int count = 0;
     for (int a = 2; a + 1 < argc; a += 2) {
         if (!strcmp(argv[a], "--threads")) threads = atoi(argv[a + 1]);
         else if (!strcmp(argv[a], "--seconds")) seconds = atof(argv[a + 1]);
+        else if (!strcmp(argv[a], "--count")) count = atoi(argv[a + 1]);
     }
     openblas_set_num_threads(1);
     const char *wpath = argv[1];
@@ -98,12 +102,12 @@ int main(int argc, char **argv)
                 return 1;
             }
         double t0 = now();
-        while ((now() - t0 < seconds || nr < 3) && nr < 10000) {
+        while (count > 0 ? nr < count && nr < 10000 : (now() - t0 < seconds || nr < 3) && nr < 10000) {
             double a = now();
             if (variant) ensemble_eval(&e, 0, sel, 1, x, 1, 3, 1, vals, g);
             else {
                 ensemble_eval(&e, 0, sel, M, x, 1, 3, 0, vals, g);
-                tune_consensus(g, M, px, RULE_MINMOD, d, NULL);
+                tune_consensus_par(g, M, px, RULE_MINMOD, d, NULL, threads);
             }
             rates[nr++] = 1 / (now() - a);
         }

@@ -70,8 +70,9 @@ static void consensus(void)
     /* many pixels against the definition written out again here, with ties
      * of magnitude and zeros */
     int M = 5;
-    size_t n = 2500;
+    size_t n = 10007; /* blocks of 1024 and a partial one, so the threaded split is exercised */
     float *G = malloc(M * n * sizeof(float)), *o = malloc(n * sizeof(float)), *ag = calloc(n, sizeof(float));
+    float *o3 = malloc(n * sizeof(float)), *ag3 = calloc(n, sizeof(float));
     for (size_t i = 0; i < M * n; i++) {
         double u = urand();
         G[i] = u < 0.1 ? 0.0f : u < 0.3 ? (urand() < 0.5 ? 0.5f : -0.5f) : (float)(urand() * 2 - 1);
@@ -79,7 +80,9 @@ static void consensus(void)
     int bad = 0;
     for (int rule = RULE_MINMOD; rule <= RULE_ARGMIN; rule++) {
         tune_consensus(G, M, n, (tune_rule)rule, o, rule == RULE_MINMOD ? ag : NULL);
+        tune_consensus_par(G, M, n, (tune_rule)rule, o3, rule == RULE_MINMOD ? ag3 : NULL, 3);
         for (size_t i = 0; i < n; i++) {
+            bad += o3[i] != o[i] || (rule == RULE_MINMOD && ag3[i] != ag[i]);
             float mn = INFINITY, sum = 0, sa = 0;
             int pos = 0, neg = 0;
             for (int m = 0; m < M; m++) {
@@ -93,9 +96,9 @@ static void consensus(void)
             bad += o[i] != sg * mn || (rule == RULE_MINMOD && ag[i] != (float)agreed);
         }
     }
-    CHECK(bad == 0, "consensus over %zu pixels: %d elements differ from the per-pixel definition", n, bad);
-    printf("  consensus over %zu pixels and %d models equals the per-pixel definition for all three rules\n", n, M);
-    free(G); free(o); free(ag);
+    CHECK(bad == 0, "consensus over %zu pixels: %d elements differ from the per-pixel definition or the threaded split", n, bad);
+    printf("  consensus over %zu pixels and %d models equals the per-pixel definition for all three rules, serial and on 3 threads\n", n, M);
+    free(G); free(o); free(ag); free(o3); free(ag3);
 }
 
 /* The regularisers' gradients against central differences of their sums
