@@ -46,23 +46,40 @@ static int in_list(const char *list, const char *name)
     return 0;
 }
 
-/* A recorded input file must exist and match its sha256. */
-static int check_input(const char *file, const char *model, const char *what, const char *path, const char *sha)
-{
-    char hex[65];
-    if (access(path, R_OK) != 0)
-        return dt_seterr("%s: model %s: its %s %s cannot be found; put it back at that path", file, model, what, path);
-    if (dt_sha256_file(path, hex)) return -1;
-    if (strcmp(hex, sha))
-        return dt_seterr("%s: model %s: its %s %s has changed since the fit (sha256 %.12s..., recorded %.12s...); refit with it", file,
-                         model, what, path, hex, sha);
-    return 0;
-}
-
 typedef struct {
     char **names;
     int n;
 } strlist;
+
+/* A recorded input file must exist and match its sha256.  Files already
+ * verified against the same sha256 in this load (ok: "sha256 path") are not
+ * read again: the 18 models of an ensemble share 3 weights and 3 features
+ * files of up to half a gigabyte each. */
+static int check_input(const char *file, const char *model, const char *what, const char *path, const char *sha, strlist *ok)
+{
+    size_t nk = strlen(sha) + strlen(path) + 2;
+    char *key = dt_malloc(nk);
+    if (!key) return -1;
+    snprintf(key, nk, "%s %s", sha, path);
+    for (int i = 0; i < ok->n; i++)
+        if (!strcmp(ok->names[i], key)) { free(key); return 0; }
+    char hex[65];
+    if (access(path, R_OK) != 0) {
+        free(key);
+        return dt_seterr("%s: model %s: its %s %s cannot be found; put it back at that path", file, model, what, path);
+    }
+    if (dt_sha256_file(path, hex)) { free(key); return -1; }
+    if (strcmp(hex, sha)) {
+        free(key);
+        return dt_seterr("%s: model %s: its %s %s has changed since the fit (sha256 %.12s..., recorded %.12s...); refit with it", file,
+                         model, what, path, hex, sha);
+    }
+    char **nn = realloc(ok->names, (size_t)(ok->n + 1) * sizeof *nn);
+    if (!nn) { free(key); return dt_seterr("out of memory"); }
+    ok->names = nn;
+    ok->names[ok->n++] = key;
+    return 0;
+}
 
 static herr_t list_group(hid_t g, const char *name, const H5L_info_t *info, void *op)
 {
@@ -75,7 +92,7 @@ static herr_t list_group(hid_t g, const char *name, const H5L_info_t *info, void
     return 0;
 }
 
-static int add_model(dt_ensemble *e, const char *file, hid_t f, const char *name, int nfiles)
+static int add_model(dt_ensemble *e, const char *file, hid_t f, const char *name, int nfiles, strlist *ok)
 {
     int rc = -1;
     char gname[600];
@@ -102,7 +119,7 @@ static int add_model(dt_ensemble *e, const char *file, hid_t f, const char *name
                   file, name);
         goto done;
     }
-    if (check_input(file, name, "network weight file", weights, wsha) || check_input(file, name, "features file", features, fsha))
+    if (check_input(file, name, "network weight file", weights, wsha, ok) || check_input(file, name, "features file", features, fsha, ok))
         goto done;
     /* the network: shared with an earlier model of the same weights */
     int ni = -1;
@@ -209,13 +226,14 @@ int ensemble_load(dt_ensemble *e, const char *files, const char *models, int nth
     int nfiles = 1;
     for (const char *p = files; *p; p++) nfiles += *p == ',';
     int rc = -1;
+    strlist ok = {0};
     for (char *file = strtok_r(list, ",", &save); file; file = strtok_r(NULL, ",", &save)) {
         hid_t f = h5_open_ro(file);
         if (f < 0) goto done;
         if (!h5_is_format(f, "deeptune-readouts")) { H5Fclose(f); dt_seterr("%s: not a deeptune readouts file; make one with deeptune fit", file); goto done; }
         /* the dataset: one for all files */
         char *ds = h5_attr_get_str(f, "dataset"), *dsha = h5_attr_get_str(f, "dataset_sha256");
-        int e2 = !ds || !dsha || check_input(file, "(all)", "dataset", ds, dsha);
+        int e2 = !ds || !dsha || check_input(file, "(all)", "dataset", ds, dsha, &ok);
         if (!e2 && e->dataset && strcmp(e->dataset, ds))
             e2 = dt_seterr("%s: fitted on dataset %s, but %s was fitted on %s; a consensus needs one session", file, ds, e->models[0].file,
                            e->dataset);
@@ -241,7 +259,7 @@ int ensemble_load(dt_ensemble *e, const char *files, const char *models, int nth
         for (int i = 0; i < names.n && !err; i++) {
             int boot = strchr(names.names[i], '#') != NULL;
             int want = models && strcmp(models, "all") ? in_list(models, names.names[i]) : (!boot || (models && !strcmp(models, "all")));
-            if (want) err = add_model(e, file, f, names.names[i], nfiles);
+            if (want) err = add_model(e, file, f, names.names[i], nfiles, &ok);
         }
         dt_strv_free(names.names, (size_t)names.n);
         H5Fclose(f);
@@ -260,6 +278,7 @@ int ensemble_load(dt_ensemble *e, const char *files, const char *models, int nth
     rc = 0;
 done:
     free(list);
+    dt_strv_free(ok.names, (size_t)ok.n);
     if (rc) ensemble_free(e);
     return rc;
 }
