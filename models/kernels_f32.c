@@ -1,5 +1,6 @@
 /* kernels_f32.c — the float kernels the engine runs (see kernels.inc). */
 #include "kernels.h"
+#include "util.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -12,12 +13,8 @@
 #define POW powf
 #define GEMM cblas_sgemm
 /* Hot loops are compiled for AVX-512, AVX2 and the baseline, picked at run
- * time (GCC function multi-versioning), so one binary is fast everywhere. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define VEC __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VEC
-#endif
+ * time (util.h), so one binary is fast everywhere. */
+#define VEC DT_VEC
 #include "kernels.inc"
 
 int dt_conv_out(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }

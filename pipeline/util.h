@@ -16,7 +16,7 @@
 #endif
 
 /* A hot loop compiled for AVX-512, AVX2 and the baseline, picked at run time
- * (GCC function multi-versioning; as the engine's kernels, models/kernels_f32.c). */
+ * (GCC function multi-versioning); the engine's kernels and the consensus use it. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 #define DT_VEC __attribute__((target_clones("avx512f", "avx2", "default")))
 #else

@@ -141,6 +141,21 @@ $DT import -q -i $tmp/img20 -r $tmp/r20.npy -o $tmp/d20.h5 --force 2>/dev/null
 $DT features -q -d $tmp/d20.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/f20.h5 2>/dev/null
 $DT fit -q -d $tmp/d20.h5 -f $tmp/f20.h5 --layer cat -o $tmp/r20.h5 2>/dev/null
 expect_fail other-dataset "a consensus needs one session" -- $DT tune -m $tmp/r.h5,$tmp/r20.h5 --neurons 0 -o $tmp/t.h5 --force
+# the models share their weights and features files, each verified once: a
+# later model recording another sha256 for the same features file is still
+# refused, by name
+last=$(/usr/bin/python3 - "$tmp" <<'PY'
+import sys, shutil, h5py
+t = sys.argv[1]
+shutil.copy(f"{t}/r.h5", f"{t}/rsha.h5")
+with h5py.File(f"{t}/rsha.h5", "a") as f:
+    names = sorted(f["models"])
+    assert len(names) >= 2 and len({f["models"][n].attrs["features"] for n in names}) == 1
+    f["models"][names[-1]].attrs["features_sha256"] = "0" * 64
+    print(names[-1])
+PY
+)
+expect_fail features-sha-later-model "model $last: its features file" -- $DT tune -m $tmp/rsha.h5 --neurons 0 -o $tmp/t.h5 --force
 cp $tmp/tiny.h5 $tmp/tiny.bak
 /usr/bin/python3 -c "import h5py; f = h5py.File('$tmp/tiny.h5', 'a'); f['c1/bias'][0] += 1"
 expect_fail weights-changed "has changed since the fit" -- $DT tune -m $tmp/r.h5 --neurons 0 -o $tmp/t.h5 --force
