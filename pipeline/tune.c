@@ -77,6 +77,7 @@ static void usage(FILE *fp)
             "      --inits K            initialisations per neuron [%d]\n"
             "      --init KIND          noise (seeded, around mid-gray), gray, or natural (the\n"
             "                           neuron's K best natural stimuli) [noise]\n"
+            "      --init-sd SD         standard deviation of the initial noise, pixels [%g]\n"
             "      --steps S            gradient steps [%d]\n"
             "      --lr A[:B]           step size in pixels per unit-RMS step, from A to B [%g:%g]\n"
             "      --tv W[:BETA]        total variation weight and exponent [%g:%g]\n"
@@ -101,7 +102,7 @@ static void usage(FILE *fp)
             "                           errors per neuron and exit (no output file); E: the\n"
             "                           step in pixels [0.01]\n"
             "  -q, --quiet              no progress\n",
-            d.inits, d.steps, d.lr, d.lr_end, d.tv, d.tv_beta, d.lp, d.lp_p, d.blur0, d.blur1, d.jitter, (unsigned long long)d.seed);
+            d.inits, d.init_sd, d.steps, d.lr, d.lr_end, d.tv, d.tv_beta, d.lp, d.lp_p, d.blur0, d.blur1, d.jitter, (unsigned long long)d.seed);
 }
 
 /* "A" or "A:B" */
@@ -192,7 +193,7 @@ int cmd_tune(int argc, char **argv)
         {"gray", no_argument, 0, 15},            {"seed", required_argument, 0, 16},     {"threads", required_argument, 0, 17},
         {"output", required_argument, 0, 'o'},   {"png-dir", required_argument, 0, 18},  {"force", no_argument, 0, 19},
         {"quiet", no_argument, 0, 'q'},          {"init", required_argument, 0, 20},     {"no-single", no_argument, 0, 21},
-        {"min-r", required_argument, 0, 22},     {"fourier", optional_argument, 0, 24},     {"check-gradients", optional_argument, 0, 23}, {"help", no_argument, 0, 'h'},
+        {"min-r", required_argument, 0, 22},     {"init-sd", required_argument, 0, 25},     {"fourier", optional_argument, 0, 24},     {"check-gradients", optional_argument, 0, 23}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c, bad = 0;
     optind = 1;
@@ -223,6 +224,7 @@ int cmd_tune(int argc, char **argv)
         case 20: init = optarg; break;
         case 21: o.single = 0; break;
         case 22: min_r = atof(optarg); break;
+        case 25: o.init_sd = atof(optarg); break;
         case 24: o.fourier = optarg && *optarg ? atof(optarg) : 1; break;
         case 23: check = 1; if (optarg && *optarg) check_eps = atof(optarg); break;
         case 'h': usage(stdout); return 0;
@@ -245,6 +247,7 @@ int cmd_tune(int argc, char **argv)
     else if (!strcmp(init, "gray")) o.init = INIT_GRAY;
     else if (!strcmp(init, "natural")) o.init = INIT_NATURAL;
     else why = "--init: use noise, gray or natural";
+    if (!why && !(o.init_sd >= 0 && o.init_sd <= 128)) snprintf(msg, sizeof msg, "--init-sd %g: expected 0..128 pixels", o.init_sd), why = msg;
     if (!why && (o.inits < 1 || o.inits > 1000)) snprintf(msg, sizeof msg, "--inits %d: expected 1..1000", o.inits), why = msg;
     if (!why && (o.steps < 1 || o.steps > 100000)) snprintf(msg, sizeof msg, "--steps %d: expected 1..100000", o.steps), why = msg;
     if (!why && !(o.lr > 0 && o.lr_end >= 0 && o.lr < 1e4)) snprintf(msg, sizeof msg, "--lr %g:%g: expected A > 0, B >= 0", o.lr, o.lr_end), why = msg;
@@ -324,7 +327,7 @@ int cmd_tune(int argc, char **argv)
     f = h5_create(of.tmp);
     if (f < 0 || h5_provenance(f, TUNE_FORMAT, TUNE_VERSION) || h5_attr_str(f, "readouts", readouts) ||
         h5_attr_str(f, "dataset", e.dataset) || h5_attr_str(f, "consensus_rule", o.consensus ? rule : "none") ||
-        h5_attr_str(f, "init", init) || h5_attr_i64(f, "inits", o.inits) || h5_attr_i64(f, "steps", o.steps) ||
+        h5_attr_str(f, "init", init) || h5_attr_f64(f, "init_sd", o.init_sd) || h5_attr_i64(f, "inits", o.inits) || h5_attr_i64(f, "steps", o.steps) ||
         h5_attr_f64v(f, "lr", 2, (double[]){o.lr, o.lr_end}) || h5_attr_f64v(f, "tv", 2, (double[]){o.tv, o.tv_beta}) ||
         h5_attr_f64v(f, "lp", 2, (double[]){o.lp, o.lp_p}) || h5_attr_f64v(f, "blur", 2, (double[]){o.blur0, o.blur1}) ||
         h5_attr_str(f, "blur_target", o.blur_grad ? "gradient" : "image") || h5_attr_i64(f, "jitter", o.jitter) || h5_attr_i64(f, "gradnorm", o.gradnorm) ||

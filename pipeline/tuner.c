@@ -40,6 +40,7 @@ void tune_opts_default(tune_opts *o)
     o->lr_end = 0.2;
     o->inits = 3;
     o->init = INIT_NOISE;
+    o->init_sd = 24;
     o->seed = 1;
     o->rule = RULE_MINMOD;
     o->single = o->consensus = 1;
@@ -350,7 +351,7 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
         for (size_t i = 0; i < px; i++) {
             if (o->init == INIT_GRAY) x0[i] = 128;
             else if (o->init == INIT_NATURAL) x0[i] = natural[(size_t)k * px + i];
-            else x0[i] = (float)(128 + 24 * sqrt(-2 * log(dt_unif(&s))) * cos(6.283185307179586 * dt_unif(&s)));
+            else x0[i] = (float)(128 + o->init_sd * sqrt(-2 * log(dt_unif(&s))) * cos(6.283185307179586 * dt_unif(&s)));
         }
         finish_image(x0, h, w, c, o, 0, tmp);
     }

@@ -17,6 +17,7 @@ typedef struct {
     double lr, lr_end;     /* step size in pixel units per unit-RMS step, linearly from lr to lr_end [2, 0.2] */
     int inits;             /* initialisations per neuron [3] */
     tune_init init;        /* noise (seeded, around mid-gray), gray, or natural (the best natural stimuli) */
+    double init_sd;        /* standard deviation of the initial noise, pixels [24] */
     uint64_t seed;
     tune_rule rule;        /* consensus sign rule [minmod] */
     int single, consensus; /* which runs [both] */

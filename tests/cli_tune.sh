@@ -58,6 +58,21 @@ for l in lines:
     assert s < 5e-3 and c < 5e-3, l
 PY
 
+# --init-sd: the initial noise's standard deviation (one step of 1e-6 pixels
+# leaves the initial images as they were), recorded in the file
+for sd in 0 10; do
+  $DT tune -q -m $tmp/r.h5 --neurons 0 --inits 4 --steps 1 --lr 1e-6 --no-single --init-sd $sd -o $tmp/sd$sd.h5 2>/dev/null
+done
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, h5py, numpy as np
+for sd in (0, 10):
+    T = h5py.File(f"{sys.argv[1]}/sd{sd}.h5")
+    im = T["neurons"]["0"]["images"][...]
+    assert T.attrs["init_sd"] == sd, T.attrs["init_sd"]
+    assert abs(im.mean() - 128) < 0.5 + sd / 10 and abs(im.std() - sd) < 0.05 + sd / 20, (sd, im.mean(), im.std())
+print("--init-sd: initial noise of standard deviation 0 and 10 pixels, recorded")
+PY
+
 # 2. tune: shapes, ranges, the images beat the natural stimuli, reproducible.
 # The tiny net with random weights is far rougher per pixel than a trained
 # network on a 227-pixel input: small steps, and no jitter on 16 pixels.
@@ -129,6 +144,7 @@ PY
 # 4. bad input
 sum=$(sha256sum < $tmp/t.h5)
 expect_fail neuron-range "neuron 7 is out of range" -- $DT tune -m $tmp/r.h5 --neurons 0,7 -o $tmp/t.h5 --force
+expect_fail init-sd-bad "--init-sd -1" -- $DT tune -m $tmp/r.h5 --neurons 0 --init-sd -1 -o $tmp/t.h5 --force
 expect_fail tv-bad "--tv -1:2" -- $DT tune -m $tmp/r.h5 --neurons 0 --tv -1 -o $tmp/t.h5 --force
 expect_fail rule-bad "--consensus" -- $DT tune -m $tmp/r.h5 --neurons 0 --consensus max -o $tmp/t.h5 --force
 expect_fail stimuli-not-tune "not a deeptune tune file" -- $DT stimuli -t $tmp/r.h5 -o $tmp/s2
