@@ -43,6 +43,11 @@ size_t dt_conv_col_size(const dt_conv_shape *s, int K);
 /* Runs fn(ctx, i) for i = 0..n-1, in parallel. */
 typedef void (*dt_parfor)(int n, void (*fn)(void *ctx, int i), void *ctx);
 
+
+/* the LRN backward's window sums run in blocks of LRN_BLOCK positions (L1) */
+#define LRN_BLOCK 512
+static inline size_t lrn_backward_scratch(int n, int K, size_t hw) { return (size_t)n * K * hw + LRN_BLOCK; }
+
 #define DT_DECLARE_KERNELS(T, S)                                                                       \
     /* out (cout, K, ho, wo); in (cin, K, h, w); w (cout, cin/groups, kh, kw); b (cout) or NULL;     \
      * lanes go through im2col Kc at a time; col holds dt_conv_col_size(s, Kc) elements */          \
@@ -70,8 +75,9 @@ typedef void (*dt_parfor)(int n, void (*fn)(void *ctx, int i), void *ctx);
      * aux (2, c, K, hw) saves s^-beta and y/s for backward; relu = 1 also applies the backward    \
      * of the ReLU that produced x */                                                               \
     void lrn_forward_##S(T *out, T *aux, const T *in, int c, int K, size_t hw, int n, T alpha, T beta, T k); \
+    /* ring: scratch of lrn_backward_scratch(n, K, hw) elements */                                 \
     void lrn_backward_##S(T *din, const T *dout, const T *in, const T *aux, int c, int Kf, int K, size_t hw, int n, \
-                          T alpha, T beta, int acc, int relu);                                        \
+                          T alpha, T beta, int acc, int relu, T *ring);                               \
     /* fully connected: in (c, K, hw) flattened per lane in (c, hw) order; w (nout, c*hw);          \
      * out (nout, K); scratch of c*hw*K elements */                                                  \
     void fc_forward_##S(T *out, const T *in, const T *w, const T *b, int nout, int c, size_t hw, int K, T *scratch); \

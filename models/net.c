@@ -572,6 +572,7 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
         size_t x = 0;
         if (l->kind == L_CONV) conv_chunk(l, K, &x);
         if (l->kind == L_FC) x = layer_size(&net->L[l->in[0]], K);
+        if (l->kind == L_LRN) x = lrn_backward_scratch(l->lrn_n, K, (size_t)l->h * l->w);
         sn = x > sn ? x : sn;
     }
     if (ws->nscratch < sn) {
@@ -605,10 +606,10 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
             if (fused[l->in[0]]) {
                 int p = net->L[l->in[0]].in[0]; /* the ReLU's input */
                 lrn_backward_f32(ws->g[p], gy, st->out[l->in[0]], st->aux[i], l->c, Kf, K, hw, l->lrn_n, l->alpha, l->beta,
-                                 !assign[p], 1);
+                                 !assign[p], 1, ws->scratch);
             } else {
                 lrn_backward_f32(gx, gy, st->out[l->in[0]], st->aux[i], l->c, Kf, K, hw, l->lrn_n, l->alpha, l->beta,
-                                 !assign[l->in[0]], 0);
+                                 !assign[l->in[0]], 0, ws->scratch);
             }
             break;
         case L_CONCAT: {

@@ -269,14 +269,18 @@ static void lrn_f(double *y, const double *x, void *c)
 static void lrn_b(double *dx, const double *dy, void *c)
 {
     lrn_ctx *t = c;
-    lrn_backward_f64(dx, dy, t->x, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, 1, 0);
+    double *ring = malloc(lrn_backward_scratch(t->n, t->K, t->hw) * sizeof(double));
+    lrn_backward_f64(dx, dy, t->x, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, 1, 0, ring);
+    free(ring);
 }
 
 static double *lrn_dy;
 static void lrn_assign(double *dx, int acc, void *c)
 {
     lrn_ctx *t = c;
-    lrn_backward_f64(dx, lrn_dy, t->x, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, acc, 0);
+    double *ring = malloc(lrn_backward_scratch(t->n, t->K, t->hw) * sizeof(double));
+    lrn_backward_f64(dx, lrn_dy, t->x, t->scale, t->c, t->Kf, t->K, t->hw, t->n, t->alpha, t->beta, acc, 0, ring);
+    free(ring);
 }
 
 static void test_lrn(int c, int n, double alpha, double k, int Kf, int K, size_t hw)
@@ -300,9 +304,11 @@ static void test_lrn(int c, int n, double alpha, double k, int Kf, int K, size_t
         double *g1 = calloc(ng, sizeof(double)), *g2 = calloc(ng, sizeof(double)), *g3 = calloc(ng, sizeof(double));
         for (size_t i = 0; i < nx; i++) xr[i] = t.x[i] > 0 ? t.x[i] : 0;
         lrn_forward_f64(yr, ar, xr, c, Kf, t.hw, n, alpha, t.beta, k);
-        lrn_backward_f64(g1, lrn_dy, xr, ar, c, Kf, K, t.hw, n, alpha, t.beta, 0, 0);
+        double *ring = malloc(lrn_backward_scratch(n, K, t.hw) * sizeof(double));
+        lrn_backward_f64(g1, lrn_dy, xr, ar, c, Kf, K, t.hw, n, alpha, t.beta, 0, 0, ring);
         relu_backward_f64(g2, g1, xr, c, Kf, K, t.hw, 0);
-        lrn_backward_f64(g3, lrn_dy, xr, ar, c, Kf, K, t.hw, n, alpha, t.beta, 0, 1);
+        lrn_backward_f64(g3, lrn_dy, xr, ar, c, Kf, K, t.hw, n, alpha, t.beta, 0, 1, ring);
+        free(ring);
         double e = 0;
         for (size_t i = 0; i < ng; i++) e = fmax(e, fabs(g2[i] - g3[i]));
         CHECK(e == 0, "lrn backward with the ReLU fused differs by %.3g", e);
