@@ -50,7 +50,7 @@ int cmd_classify(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
         case 1:
-            top = atoi(optarg);
+            if (dt_arg_int("--top", optarg, &top)) { fprintf(stderr, "error: %s\n", dt_lasterr()); return 2; }
             if (top < 1) { fprintf(stderr, "error: --top %s: expected a positive integer\n", optarg); return 2; }
             break;
         case 2: csv = optarg; break;

@@ -439,7 +439,7 @@ int cmd_cluster(int argc, char **argv)
         {"stability-embed", required_argument, 0, 14}, {"png-dir", required_argument, 0, 15},   {"png-neuron", required_argument, 0, 16},
         {"threads", required_argument, 0, 17},       {"force", no_argument, 0, 18},              {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
-    int c;
+    int c, bad = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "t:o:qh", lo, NULL)) != -1) {
         switch (c) {
@@ -451,24 +451,26 @@ int cmd_cluster(int argc, char **argv)
         case 4: ew = optarg; break;
         case 5: el = optarg; break;
         case 6: espec = optarg; break;
-        case 7: min_r = atof(optarg); break;
+        case 7: bad = dt_arg_double("--min-r", optarg, &min_r); break;
         case 8: dist = optarg; break;
         case 9: link = optarg; break;
-        case 10: k = atoi(optarg); if (k < 1) { fprintf(stderr, "error: --k %s: expected a number of clusters >= 1\n", optarg); return 2; } break;
-        case 11: height = atof(optarg); if (!(height >= 0)) { fprintf(stderr, "error: --height %s: expected a height >= 0\n", optarg); return 2; } break;
+        case 10: if ((bad = dt_arg_int("--k", optarg, &k))) break; if (k < 1) { fprintf(stderr, "error: --k %s: expected a number of clusters >= 1\n", optarg); return 2; } break;
+        case 11: if ((bad = dt_arg_double("--height", optarg, &height))) break; if (!(height >= 0)) { fprintf(stderr, "error: --height %s: expected a height >= 0\n", optarg); return 2; } break;
         case 12: prec = optarg; break;
         case 13: stability = 1; break;
         case 14: stab_embed = optarg; break;
         case 15: pngdir = optarg; break;
-        case 16: png_neuron = atoi(optarg); break;
-        case 17: threads = atoi(optarg); break;
+        case 16: bad = dt_arg_int("--png-neuron", optarg, &png_neuron); break;
+        case 17: bad = dt_arg_int("--threads", optarg, &threads); break;
         case 18: force = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+        if (bad) { fprintf(stderr, "error: %s\n", dt_lasterr()); return 2; }
     }
     if (optind < argc) { fprintf(stderr, "error: cluster: unexpected argument '%s'; see deeptune cluster -h\n", argv[optind]); return 2; }
+    if (threads < 0 || threads > 256) { fprintf(stderr, "error: --threads %d: expected 1..256, or 0 for all CPUs\n", threads); return 2; }
     if (!tune || !out) { fprintf(stderr, "error: cluster needs --tune and --output; see deeptune cluster -h\n"); return 2; }
     clu_opts co = {0};
     emb_kind kind;

@@ -20,7 +20,7 @@ int cnnopts_set(dt_cnnopts *o, int c, const char *arg)
         o->geometry = arg;
         return 0;
     case 203:
-        o->input_size = atoi(arg);
+        if (dt_arg_int("--input-size", arg, &o->input_size)) { fprintf(stderr, "error: %s\n", dt_lasterr()); return -1; }
         if (o->input_size < 1) { fprintf(stderr, "error: --input-size %s: expected a positive integer\n", arg); return -1; }
         return 0;
     case 204: {
@@ -42,7 +42,7 @@ int cnnopts_set(dt_cnnopts *o, int c, const char *arg)
         o->pixel_range = arg;
         return 0;
     case 207:
-        o->threads = atoi(arg);
+        if (dt_arg_int("--threads", arg, &o->threads)) { fprintf(stderr, "error: %s\n", dt_lasterr()); return -1; }
         if (o->threads < 1 || o->threads > 256) { fprintf(stderr, "error: --threads %s: expected 1..256\n", arg); return -1; }
         return 0;
     }

@@ -133,7 +133,7 @@ int cmd_features(int argc, char **argv)
         case 'l': o.layers = optarg; break;
         case 'o': o.out = optarg; break;
         case 1:
-            o.batch = atoi(optarg);
+            if (dt_arg_int("--batch", optarg, &o.batch)) { fprintf(stderr, "error: %s\n", dt_lasterr()); return 2; }
             if (o.batch < 1 || o.batch > 1024) { fprintf(stderr, "error: --batch %s: expected 1..1024\n", optarg); return 2; }
             break;
         case 2: o.force = 1; break;

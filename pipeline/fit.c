@@ -107,7 +107,7 @@ static int parse_grid(const char *s, double **grid, int *n)
     while (g && *p) {
         char *end;
         double v = strtod(p, &end);
-        if (end == p) { free(g); return -1; }
+        if (end == p || !isfinite(v)) { free(g); return -1; }
         if (k == cap) {
             double *ng = realloc(g, (size_t)(cap *= 2) * sizeof(double));
             if (!ng) { free(g); return -1; }
@@ -346,7 +346,7 @@ int cmd_fit(int argc, char **argv)
         {"tol", required_argument, 0, 14},      {"lags", required_argument, 0, 15},      {"bootstrap", required_argument, 0, 16},
         {"append", no_argument, 0, 17},         {"precision", required_argument, 0, 18}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    int c;
+    int c, bad = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:f:l:o:qh", lo, NULL)) != -1) {
         switch (c) {
@@ -355,27 +355,28 @@ int cmd_fit(int argc, char **argv)
         case 'l': o.layer = optarg; break;
         case 'o': o.out = optarg; break;
         case 1: o.method = optarg; break;
-        case 2: o.folds = atoi(optarg); break;
+        case 2: bad = dt_arg_int("--folds", optarg, &o.folds); break;
         case 3: o.lambdas = optarg; break;
-        case 4: o.nlambda = atoi(optarg); break;
+        case 4: bad = dt_arg_int("--nlambda", optarg, &o.nlambda); break;
         case 5: o.standardize = 1; break;
-        case 6: o.test_fraction = atof(optarg); break;
-        case 7: o.seed = strtoull(optarg, NULL, 10); break;
+        case 6: bad = dt_arg_double("--test-fraction", optarg, &o.test_fraction); break;
+        case 7: bad = dt_arg_u64("--seed", optarg, &o.seed); break;
         case 8: o.name = optarg; break;
         case 9: o.metrics = optarg; break;
         case 10: o.force = 1; break;
-        case 11: o.alpha = atof(optarg); break;
-        case 12: o.lambda_ratio = atof(optarg); break;
+        case 11: bad = dt_arg_double("--alpha", optarg, &o.alpha); break;
+        case 12: bad = dt_arg_double("--lambda-ratio", optarg, &o.lambda_ratio); break;
         case 13: o.rule = optarg; break;
-        case 14: o.tol = atof(optarg); break;
+        case 14: bad = dt_arg_double("--tol", optarg, &o.tol); break;
         case 15: o.lags = optarg; break;
-        case 16: o.bootstrap = atoi(optarg); break;
+        case 16: bad = dt_arg_int("--bootstrap", optarg, &o.bootstrap); break;
         case 17: o.append = 1; break;
         case 18: o.precision = optarg; break;
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+        if (bad) { fprintf(stderr, "error: %s\n", dt_lasterr()); return 2; }
     }
     if (optind < argc) { fprintf(stderr, "error: fit: unexpected argument '%s'; see deeptune fit -h\n", argv[optind]); return 2; }
     if (!o.dataset || !o.features || !o.layer || !o.out) {

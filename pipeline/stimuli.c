@@ -174,7 +174,7 @@ int cmd_stimuli(int argc, char **argv)
                                        {"scrambles", required_argument, 0, 5},   {"seed", required_argument, 0, 6},
                                        {"threads", required_argument, 0, 7},     {"force", no_argument, 0, 8},
                                        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
-    int c;
+    int c, bad = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "t:o:h", lo, NULL)) != -1) {
         switch (c) {
@@ -182,26 +182,31 @@ int cmd_stimuli(int argc, char **argv)
         case 'o': out = optarg; break;
         case 1: variants = optarg; break;
         case 2: sizes_s = optarg; break;
-        case 3: nrand = atoi(optarg); break;
-        case 4: nrec = atoi(optarg); break;
-        case 5: nscr = atoi(optarg); break;
-        case 6: seed = strtoull(optarg, NULL, 10); break;
-        case 7: threads = atoi(optarg); break;
+        case 3: bad = dt_arg_int("--random", optarg, &nrand); break;
+        case 4: bad = dt_arg_int("--recombine", optarg, &nrec); break;
+        case 5: bad = dt_arg_int("--scrambles", optarg, &nscr); break;
+        case 6: bad = dt_arg_u64("--seed", optarg, &seed); break;
+        case 7: bad = dt_arg_int("--threads", optarg, &threads); break;
         case 8: force = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+        if (bad) { fprintf(stderr, "error: %s\n", dt_lasterr()); return 2; }
     }
     if (optind < argc || !tune || !out) { fprintf(stderr, "error: stimuli needs --tune and --output; see deeptune stimuli -h\n"); return 2; }
     double sizes[16];
     int nsizes = 0;
-    for (const char *p = sizes_s; *p && nsizes < 16;) {
+    for (const char *p = sizes_s; *p;) {
         char *end;
         double v = strtod(p, &end);
-        if (end == p || !(v > 0 && v <= 1)) { fprintf(stderr, "error: --sizes %s: expected fractions in (0, 1]\n", sizes_s); return 2; }
+        if (end == p || !(v > 0 && v <= 1) || nsizes == 16) {
+            fprintf(stderr, "error: --sizes %s: expected at most 16 fractions in (0, 1], e.g. 0.25,0.5\n", sizes_s);
+            return 2;
+        }
         sizes[nsizes++] = v;
         p = *end == ',' ? end + 1 : end;
     }
+    if (threads < 0 || threads > 256) { fprintf(stderr, "error: --threads %d: expected 1..256, or 0 for all CPUs\n", threads); return 2; }
     if (strcmp(variants, "consensus") && strcmp(variants, "all")) { fprintf(stderr, "error: --variants %s: use consensus or all\n", variants); return 2; }
     if (nrand < 0 || nrec < 0 || nscr < 0 || nrand > 1000 || nrec > 1000 || nscr > 1000) {
         fprintf(stderr, "error: --random, --recombine and --scrambles take counts 0..1000\n");

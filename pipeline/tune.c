@@ -77,7 +77,8 @@ static void usage(FILE *fp)
             "      --inits K            initialisations per neuron [%d]\n"
             "      --init KIND          noise (seeded, around mid-gray), gray, or natural (the\n"
             "                           neuron's K best natural stimuli) [noise]\n"
-            "      --init-sd SD         standard deviation of the initial noise, pixels [%g]\n"
+            "      --init-sd SD         standard deviation of the initial noise (--init noise\n"
+            "                           only), pixels [%g]\n"
             "      --steps S            gradient steps [%d]\n"
             "      --lr A[:B]           step size in pixels per unit-RMS step, from A to B [%g:%g]\n"
             "      --tv W[:BETA]        total variation weight and exponent [%g:%g]\n"
@@ -103,20 +104,6 @@ static void usage(FILE *fp)
             "                           step in pixels [0.01]\n"
             "  -q, --quiet              no progress\n",
             d.inits, d.init_sd, d.steps, d.lr, d.lr_end, d.tv, d.tv_beta, d.lp, d.lp_p, d.blur0, d.blur1, d.jitter, (unsigned long long)d.seed);
-}
-
-/* "A" or "A:B" */
-static int pair(const char *s, double *a, double *b)
-{
-    char *end;
-    *a = strtod(s, &end);
-    if (end == s) return -1;
-    if (*end == ':') {
-        const char *t = end + 1;
-        *b = strtod(t, &end);
-        if (end == t) return -1;
-    }
-    return *end ? -1 : 0;
 }
 
 /* "all" or "3,5,7-9" within [0, m): want[] */
@@ -179,7 +166,7 @@ static int contact_sheet(const char *path, const tune_result *r)
 int cmd_tune(int argc, char **argv)
 {
     const char *readouts = NULL, *models = NULL, *neurons = NULL, *out = NULL, *pngdir = NULL, *rule = "minmod", *init = "noise";
-    int force = 0, quiet = 0, threads = 0, check = 0;
+    int force = 0, quiet = 0, threads = 0, check = 0, init_sd_set = 0;
     double check_eps = 0.01;
     double min_r = -INFINITY;
     tune_opts o;
@@ -203,34 +190,34 @@ int cmd_tune(int argc, char **argv)
         case 1: models = optarg; break;
         case 2: neurons = optarg; break;
         case 3: rule = optarg; break;
-        case 4: o.inits = atoi(optarg); break;
-        case 5: o.steps = atoi(optarg); break;
-        case 6: o.lr_end = -1; if (pair(optarg, &o.lr, &o.lr_end)) bad = fprintf(stderr, "error: --lr %s: expected A or A:B\n", optarg); if (o.lr_end < 0) o.lr_end = o.lr; break;
-        case 7: if (pair(optarg, &o.tv, &o.tv_beta)) bad = fprintf(stderr, "error: --tv %s: expected W or W:BETA\n", optarg); break;
-        case 8: if (pair(optarg, &o.lp, &o.lp_p)) bad = fprintf(stderr, "error: --lp %s: expected W or W:P\n", optarg); break;
-        case 9: o.blur1 = -1; if (pair(optarg, &o.blur0, &o.blur1)) bad = fprintf(stderr, "error: --blur %s: expected S0 or S0:S1\n", optarg); if (o.blur1 < 0) o.blur1 = o.blur0; break;
+        case 4: bad = dt_arg_int("--inits", optarg, &o.inits); break;
+        case 5: bad = dt_arg_int("--steps", optarg, &o.steps); break;
+        case 6: o.lr_end = NAN; bad = dt_arg_pair("--lr", optarg, &o.lr, &o.lr_end); if (isnan(o.lr_end)) o.lr_end = o.lr; break;
+        case 7: bad = dt_arg_pair("--tv", optarg, &o.tv, &o.tv_beta); break;
+        case 8: bad = dt_arg_pair("--lp", optarg, &o.lp, &o.lp_p); break;
+        case 9: o.blur1 = NAN; bad = dt_arg_pair("--blur", optarg, &o.blur0, &o.blur1); if (isnan(o.blur1)) o.blur1 = o.blur0; break;
         case 10: o.blur_grad = 0; break;
-        case 11: o.jitter = atoi(optarg); break;
+        case 11: bad = dt_arg_int("--jitter", optarg, &o.jitter); break;
         case 12: o.gradnorm = 0; break;
         case 13: o.clip = 0; break;
-        case 14: o.contrast = atof(optarg); break;
+        case 14: bad = dt_arg_double("--contrast", optarg, &o.contrast); break;
         case 15: o.gray = 1; break;
-        case 16: o.seed = strtoull(optarg, NULL, 10); break;
-        case 17: threads = atoi(optarg); break;
+        case 16: bad = dt_arg_u64("--seed", optarg, &o.seed); break;
+        case 17: bad = dt_arg_int("--threads", optarg, &threads); break;
         case 'o': out = optarg; break;
         case 18: pngdir = optarg; break;
         case 19: force = 1; break;
         case 'q': quiet = 1; break;
         case 20: init = optarg; break;
         case 21: o.single = 0; break;
-        case 22: min_r = atof(optarg); break;
-        case 25: o.init_sd = atof(optarg); break;
-        case 24: o.fourier = optarg && *optarg ? atof(optarg) : 1; break;
-        case 23: check = 1; if (optarg && *optarg) check_eps = atof(optarg); break;
+        case 22: bad = dt_arg_double("--min-r", optarg, &min_r); break;
+        case 25: bad = dt_arg_double("--init-sd", optarg, &o.init_sd); init_sd_set = 1; break;
+        case 24: o.fourier = 1; if (optarg) bad = dt_arg_double("--fourier=", optarg, &o.fourier); break;
+        case 23: check = 1; if (optarg) bad = dt_arg_double("--check-gradients=", optarg, &check_eps); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
-        if (bad) return 2;
+        if (bad) { fprintf(stderr, "error: %s\n", dt_lasterr()); return 2; }
     }
     if (optind < argc) { fprintf(stderr, "error: tune: unexpected argument '%s'; see deeptune tune -h\n", argv[optind]); return 2; }
     if (check && !out) out = "(none)";
@@ -248,6 +235,13 @@ int cmd_tune(int argc, char **argv)
     else if (!strcmp(init, "natural")) o.init = INIT_NATURAL;
     else why = "--init: use noise, gray or natural";
     if (!why && !(o.init_sd >= 0 && o.init_sd <= 128)) snprintf(msg, sizeof msg, "--init-sd %g: expected 0..128 pixels", o.init_sd), why = msg;
+    if (!why && init_sd_set && o.init != INIT_NOISE)
+        snprintf(msg, sizeof msg, "--init-sd sets the noise of --init noise, not of --init %s; drop one of the two", init), why = msg;
+    if (!why && (threads < 0 || threads > 256)) snprintf(msg, sizeof msg, "--threads %d: expected 1..256, or 0 for all CPUs", threads), why = msg;
+    if (!why && !(min_r >= -1 && min_r <= 1) && min_r != -INFINITY)
+        snprintf(msg, sizeof msg, "--min-r %g: expected a correlation in -1..1", min_r), why = msg;
+    if (!why && !(check_eps > 0 && check_eps <= 10))
+        snprintf(msg, sizeof msg, "--check-gradients=%g: expected a step in (0, 10] pixels", check_eps), why = msg;
     if (!why && (o.inits < 1 || o.inits > 1000)) snprintf(msg, sizeof msg, "--inits %d: expected 1..1000", o.inits), why = msg;
     if (!why && (o.steps < 1 || o.steps > 100000)) snprintf(msg, sizeof msg, "--steps %d: expected 1..100000", o.steps), why = msg;
     if (!why && !(o.lr > 0 && o.lr_end >= 0 && o.lr < 1e4)) snprintf(msg, sizeof msg, "--lr %g:%g: expected A > 0, B >= 0", o.lr, o.lr_end), why = msg;

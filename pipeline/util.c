@@ -1,7 +1,10 @@
 /* util.c — see util.h. */
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -53,6 +56,63 @@ void *dt_calloc(size_t count, size_t size)
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p) dt_seterr("out of memory (%zu x %zu bytes)", count, size);
     return p;
+}
+
+static int space_or_empty(const char *arg) { return !*arg || isspace((unsigned char)*arg); }
+
+int dt_arg_int(const char *opt, const char *arg, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = space_or_empty(arg) ? 0 : strtol(arg, &end, 10);
+    if (space_or_empty(arg) || *end || errno || v < INT_MIN || v > INT_MAX)
+        return dt_seterr("%s '%s': expected a whole number, e.g. %s 10", opt, arg, opt);
+    *out = (int)v;
+    return 0;
+}
+
+/* one finite number at s; *end after it */
+static int number(const char *s, double *v, char **end)
+{
+    if (space_or_empty(s)) return -1;
+    *v = strtod(s, end); /* an overflow is inf, refused; an underflow is a tiny number, kept */
+    return *end == s || !isfinite(*v) ? -1 : 0;
+}
+
+int dt_arg_double(const char *opt, const char *arg, double *out)
+{
+    char *end;
+    double v;
+    if (number(arg, &v, &end) || *end) {
+        size_t n = strlen(opt);
+        int optional = n && opt[n - 1] == '='; /* "--check-gradients=": an optional argument */
+        return dt_seterr("%.*s '%s': expected a number, e.g. %s%s0.5", (int)(n - (size_t)optional), opt, arg, opt, optional ? "" : " ");
+    }
+    *out = v;
+    return 0;
+}
+
+int dt_arg_pair(const char *opt, const char *arg, double *a, double *b)
+{
+    char *end;
+    double x, y = *b;
+    int bad = number(arg, &x, &end);
+    if (!bad && *end == ':') bad = number(end + 1, &y, &end);
+    if (bad || *end) return dt_seterr("%s '%s': expected a number A or a pair A:B, e.g. %s 0.5:2", opt, arg, opt);
+    *a = x;
+    *b = y;
+    return 0;
+}
+
+int dt_arg_u64(const char *opt, const char *arg, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = isdigit((unsigned char)*arg) ? strtoull(arg, &end, 10) : 0;
+    if (!isdigit((unsigned char)*arg) || *end || errno)
+        return dt_seterr("%s '%s': expected a whole number 0..18446744073709551615", opt, arg);
+    *out = (uint64_t)v;
+    return 0;
 }
 
 char *dt_strdup(const char *s)

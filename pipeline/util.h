@@ -37,6 +37,19 @@ char *dt_strdup(const char *s);
 /* Free an array of n strings and the array itself (NULL-safe). */
 void dt_strv_free(char **v, size_t n);
 
+/* Command-line numbers, read strictly: all of `arg` must be one number
+ * that fits the type (an int; a finite decimal such as 0.5 or 1e-3; an
+ * unsigned 64-bit seed without a sign).  Otherwise record
+ * "<opt> <arg>: expected ..." and return -1, so `--steps abc` or
+ * `--lr 1x` is an error instead of 0.  Each option keeps its own range
+ * check; these only make sure a number was given. */
+int dt_arg_int(const char *opt, const char *arg, int *out);
+int dt_arg_double(const char *opt, const char *arg, double *out);
+int dt_arg_u64(const char *opt, const char *arg, uint64_t *out);
+/* "A" or "A:B", each a number as for dt_arg_double; B is left as it was
+ * when absent. */
+int dt_arg_pair(const char *opt, const char *arg, double *a, double *b);
+
 /* Natural order: digit runs compare by value, so "image2" < "image10". */
 int dt_natcmp(const char *a, const char *b);
 /* Case-insensitive suffix test. */

@@ -62,6 +62,30 @@ expect "truncated .npy" "short.npy: corrupt .npy" -- $DT import -i $s/images -r 
 # HDF5 without the named dataset
 expect "missing HDF5 dataset" "responses.h5: no dataset '/data/nope'" -- $DT import -i $s/images -r $s/responses.h5:/data/nope
 expect "missing default dataset" "responses.h5: no dataset 'responses'" -- $DT import -i $s/images -r $s/responses.h5
+# numbers: every numeric option is read whole (no atoi/atof), so text, a
+# trailing unit, NaN or a signed seed is an error naming the option, before
+# any file is opened or written
+o=$out/n.h5
+for c in "tune --steps abc" "tune --inits 3x" "tune --init-sd abc" "tune --lr 1:x" "tune --tv nan" \
+         "tune --blur 1:" "tune --contrast inf" "tune --jitter 1.5" "tune --threads two" "tune --min-r 0.3.1" \
+         "tune --seed -1" "tune --check-gradients=" "fit --folds x" "fit --alpha 0.5a" "fit --tol 1e-400x" \
+         "fit --seed 1.5" "fit --bootstrap 10k" "stimuli --random 2x" "stimuli --seed abc" "cluster --k 2x" \
+         "cluster --height h" "features --batch 0x10" "features --threads 99999999999"; do
+  set -- $c
+  case $1 in
+    tune) args="-m $tmp/none.h5 --neurons 0 -o $o" ;;
+    fit) args="-d $tmp/none.h5 -f $tmp/none.h5 -l conv1 -o $o" ;;
+    stimuli) args="-t $tmp/none.h5 -o $out/stim" ;;
+    cluster) args="-t $tmp/none.h5 -o $o" ;;
+    features) args="-d $tmp/none.h5 -l conv1 -o $o" ;;
+  esac
+  opt=${2%%=*}
+  expect_fail "$c" "error: $opt '" -- $DT $1 $args "${@:2}"
+done
+# the rule is the option's, not the parser's: --init-sd only with noise
+expect_fail "tune --init-sd with --init gray" "--init-sd sets the noise of --init noise" -- $DT tune -m $tmp/none.h5 --neurons 0 --init gray --init-sd 3 -o $o
+if [ -z "$(ls -A $out)" ]; then echo "ok   bad numbers leave no output"
+else echo "FAIL bad numbers left $(ls -A $out)"; fails=$((fails + 1)); fi
 # unwritable output path
 $DT import -i $s/images -r $s/responses.npy -o $tmp/no/such/dir/d.h5 2>$tmp/stderr
 if [ $? -ne 0 ] && [ "$(wc -l <$tmp/stderr)" -eq 1 ] && grep -q "no/such/dir/d.h5: cannot write output" $tmp/stderr; then
