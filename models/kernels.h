@@ -9,7 +9,9 @@
  * Conventions (llm.c style): outputs first, const inputs next, sizes last.
  * Forward kernels overwrite their outputs and save what backward needs in
  * caller-owned buffers (max-pool argmax, LRN scale).  Backward kernels
- * accumulate (+=) into input gradients the caller zeroed.  Only gradients
+ * accumulate (+=) into input gradients the caller zeroed; those with an
+ * `acc` flag assign instead when it is 0 (the gradient's only writer), which
+ * spares a pass that zeroes the buffer out of cache.  Only gradients
  * with respect to the input are computed; weights are frozen.
  *
  * Backward with K gradient lanes over a forward of Kf lanes (Kf divides K):
@@ -56,16 +58,16 @@ static inline size_t lrn_backward_scratch(int n, int K, size_t hw) { return (siz
     void conv_forward_par_##S(T *out, const T *in, const T *w, const T *b, const dt_conv_shape *s, int K, int Kc, T *col, \
                               int nt, dt_parfor pf);                                                  \
     void conv_backward_par_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K, int Kc, T *col, int nt, \
-                               dt_parfor pf);                                                         \
+                               dt_parfor pf, int acc);                                                \
     size_t conv_chunk_col_size_##S(const dt_conv_shape *s);                                         \
     void conv_forward_naive_##S(T *out, const T *in, const T *w, const T *b, const dt_conv_shape *s, int K); \
-    void conv_backward_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K, int Kc, T *col); \
+    void conv_backward_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K, int Kc, T *col, int acc); \
     void conv_backward_naive_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K);   \
     void relu_forward_##S(T *out, const T *in, size_t n);                                            \
     /* out: forward output (c, Kf, hw); acc = 0 assigns din instead of adding */                     \
     void relu_backward_##S(T *din, const T *dout, const T *out, int c, int Kf, int K, size_t hw, int acc); \
     void maxpool_forward_##S(T *out, int32_t *argmax, const T *in, const dt_pool_shape *s, int K);    \
-    void maxpool_backward_##S(T *din, const T *dout, const int32_t *argmax, const dt_pool_shape *s, int Kf, int K); \
+    void maxpool_backward_##S(T *din, const T *dout, const int32_t *argmax, const dt_pool_shape *s, int Kf, int K, int acc); \
     void avgpool_forward_##S(T *out, const T *in, const dt_pool_shape *s, int K);                    \
     void avgpool_backward_##S(T *din, const T *dout, const dt_pool_shape *s, int K);                 \
     /* adaptive average pooling to (ho, wo): bin i spans [floor(i*H/ho), ceil((i+1)*H/ho)) */       \

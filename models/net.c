@@ -543,15 +543,18 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
             ws->cap[i] = n;
         }
     }
-    /* A gradient buffer needs zeroing unless its only writer is a ReLU or
-     * LRN backward, which can assign instead of accumulate. */
+    /* A gradient buffer needs zeroing unless its only writer is a ReLU, LRN,
+     * convolution or max-pool backward, which can assign instead of
+     * accumulate (the last two zero each plane just before they scatter
+     * into it, while it is in cache). */
     uint8_t *writers = dt_calloc((size_t)net->n, 1), *assign = dt_calloc((size_t)net->n, 1);
     if (!writers || !assign) { free(need); free(writers); free(assign); return -1; }
     for (int i = 1; i <= t; i++)
         if (need[i])
             for (int j = 0; j < net->L[i].nin; j++) writers[net->L[i].in[j]]++;
     for (int i = 1; i <= t; i++)
-        if (need[i] && (net->L[i].kind == L_RELU || net->L[i].kind == L_LRN) && writers[net->L[i].in[0]] == 1)
+        if (need[i] && writers[net->L[i].in[0]] == 1 &&
+            (net->L[i].kind == L_RELU || net->L[i].kind == L_LRN || net->L[i].kind == L_CONV || net->L[i].kind == L_MAXPOOL))
             assign[net->L[i].in[0]] = 1;
     /* ReLU -> LRN with nothing else reading the ReLU: the LRN backward applies
      * the ReLU's mask itself and writes the ReLU input's gradient */
@@ -562,7 +565,7 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
         int r = net->L[i].in[0];
         if (net->L[r].kind == L_RELU && writers[r] == 1 && r != t && assign[net->L[r].in[0]]) fused[r] = 1;
     }
-    for (int i = 0; i < t; i++)
+    for (int i = 1; i < t; i++)
         if (need[i] && !assign[i] && !fused[i]) memset(ws->g[i], 0, layer_size(&net->L[i], K) * sizeof(float));
     free(writers);
     size_t sn = 0;
@@ -581,7 +584,20 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
         if (!ws->scratch) { ws->nscratch = 0; free(need); return dt_seterr("out of memory for gradients"); }
         ws->nscratch = sn;
     }
-    memcpy(ws->g[t], dt, layer_size(&net->L[t], K) * sizeof(float));
+    if (t == 0) { /* the gradient at the input itself */
+        memcpy(din, dt, layer_size(&net->L[0], K) * sizeof(float));
+        free(need);
+        free(assign);
+        free(fused);
+        return 0;
+    }
+    /* the top gradient is read in place and the input's gradient written in
+     * place: their buffers stand in for ws->g[t] and ws->g[0] (no backward
+     * writes into the top layer's gradient), restored below */
+    float *own_top = ws->g[t], *own_in = ws->g[0];
+    ws->g[t] = (float *)dt;
+    ws->g[0] = din;
+    if (!assign[0]) memset(din, 0, layer_size(&net->L[0], K) * sizeof(float));
     for (int i = t; i >= 1; i--) {
         if (!need[i]) continue;
         const dt_layer *l = &net->L[i];
@@ -592,14 +608,15 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
         case L_CONV: {
             size_t dummy;
             int kc = conv_chunk(l, K, &dummy);
-            if (ws->nthreads > 1) conv_backward_par_f32(gx, gy, l->W, &l->cs, K, kc, ws->scratch, ws->nthreads, dt_parallel);
-            else conv_backward_f32(gx, gy, l->W, &l->cs, K, kc, ws->scratch);
+            int acc = !assign[l->in[0]];
+            if (ws->nthreads > 1) conv_backward_par_f32(gx, gy, l->W, &l->cs, K, kc, ws->scratch, ws->nthreads, dt_parallel, acc);
+            else conv_backward_f32(gx, gy, l->W, &l->cs, K, kc, ws->scratch, acc);
             break;
         }
         case L_RELU:
             if (!fused[i]) relu_backward_f32(gx, gy, st->out[i], l->c, Kf, K, hw, !assign[l->in[0]]);
             break;
-        case L_MAXPOOL: maxpool_backward_f32(gx, gy, st->argmax[i], &l->ps, Kf, K); break;
+        case L_MAXPOOL: maxpool_backward_f32(gx, gy, st->argmax[i], &l->ps, Kf, K, !assign[l->in[0]]); break;
         case L_AVGPOOL: avgpool_backward_f32(gx, gy, &l->ps, K); break;
         case L_ADAPTAVG: adaptavg_backward_f32(gx, gy, l->c, a->h, a->w, l->h, l->w, K); break;
         case L_LRN:
@@ -632,7 +649,8 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
         case L_INPUT: break;
         }
     }
-    memcpy(din, ws->g[0], layer_size(&net->L[0], K) * sizeof(float));
+    ws->g[t] = own_top;
+    ws->g[0] = own_in;
     free(need);
     free(assign);
     free(fused);

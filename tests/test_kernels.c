@@ -102,7 +102,19 @@ static void conv_f(double *y, const double *x, void *c)
 static void conv_b(double *dx, const double *dy, void *c)
 {
     conv_ctx *t = c;
-    conv_backward_f64(dx, dy, t->w, &t->s, t->K, t->Kc, t->col);
+    conv_backward_f64(dx, dy, t->w, &t->s, t->K, t->Kc, t->col, 1);
+}
+
+static const double *conv_dy;
+static void conv_assign(double *dx, int acc, void *c)
+{
+    conv_ctx *t = c;
+    conv_backward_f64(dx, conv_dy, t->w, &t->s, t->K, t->Kc, t->col, acc);
+}
+static void conv_assign_par(double *dx, int acc, void *c)
+{
+    conv_ctx *t = c;
+    conv_backward_par_f64(dx, conv_dy, t->w, &t->s, t->K, t->Kc, t->col, 3, serial_for, acc);
 }
 
 static void test_conv(int cin, int h, int w, int cout, int k, int s, int p, int g, int K, int Kc)
@@ -130,7 +142,7 @@ static void test_conv(int cin, int h, int w, int cout, int k, int s, int p, int 
     CHECK(e < 1e-12, "%s: fast vs naive forward %.3g", name, e);
     double *dy = malloc(ny * sizeof(double)), *dx1 = calloc(nx, sizeof(double)), *dx2 = calloc(nx, sizeof(double));
     fill(dy, ny);
-    conv_backward_f64(dx1, dy, t.w, &t.s, K, Kc, t.col);
+    conv_backward_f64(dx1, dy, t.w, &t.s, K, Kc, t.col, 1);
     conv_backward_naive_f64(dx2, dy, t.w, &t.s, K);
     e = 0;
     for (size_t i = 0; i < nx; i++) e = fmax(e, fabs(dx1[i] - dx2[i]));
@@ -153,13 +165,21 @@ static void test_conv(int cin, int h, int w, int cout, int k, int s, int p, int 
      * parts) compute the same sums in the same order per element */
     double *y3 = malloc(ny * sizeof(double)), *dx3 = calloc(nx, sizeof(double));
     conv_forward_par_f64(y3, x, t.w, t.b, &t.s, K, Kc, t.col, 3, serial_for);
-    conv_backward_par_f64(dx3, dy, t.w, &t.s, K, Kc, t.col, 3, serial_for);
+    conv_backward_par_f64(dx3, dy, t.w, &t.s, K, Kc, t.col, 3, serial_for, 1);
     e = 0;
     for (size_t i = 0; i < ny; i++) e = fmax(e, fabs(y3[i] - y1[i]));
     for (size_t i = 0; i < nx; i++) e = fmax(e, fabs(dx3[i] - dx1[i]));
     CHECK(e < 1e-12, "%s: split over threads vs serial %.3g", name, e);
     free(y3);
     free(dx3);
+    /* assigning (the gradient's only writer) equals adding into zeros, in
+     * every path: whole planes, blocks of rows, pointwise, thread split */
+    conv_dy = dy;
+    char aname[160];
+    snprintf(aname, sizeof aname, "%s backward", name);
+    check_assign(aname, nx, conv_assign, &t);
+    snprintf(aname, sizeof aname, "%s split backward", name);
+    check_assign(aname, nx, conv_assign_par, &t);
     /* central differences on every input: small shapes only (the large ones,
      * which take the chunked row path, are checked against the naive loops) */
     if (nx <= 4096) fd_check(name, conv_f, conv_b, &t, x, nx, ny, K, K, (size_t)h * w, (size_t)t.s.ho * t.s.wo, cin, cout);
@@ -206,6 +226,12 @@ static void test_relu(void)
 
 /* ---- pooling ---- */
 typedef struct { dt_pool_shape s; int Kf, K, max; int32_t *am; } pool_ctx;
+static double *pool_dy;
+static void pool_assign(double *dx, int acc, void *c)
+{
+    pool_ctx *t = c;
+    maxpool_backward_f64(dx, pool_dy, t->am, &t->s, t->Kf, t->K, acc);
+}
 static void pool_f(double *y, const double *x, void *c)
 {
     pool_ctx *t = c;
@@ -215,7 +241,7 @@ static void pool_f(double *y, const double *x, void *c)
 static void pool_b(double *dx, const double *dy, void *c)
 {
     pool_ctx *t = c;
-    if (t->max) maxpool_backward_f64(dx, dy, t->am, &t->s, t->Kf, t->K);
+    if (t->max) maxpool_backward_f64(dx, dy, t->am, &t->s, t->Kf, t->K, 1);
     else avgpool_backward_f64(dx, dy, &t->s, t->K);
 }
 
@@ -241,6 +267,13 @@ static void test_pool(int max, int h, int w, int k, int s, int p, int ceil_mode,
     snprintf(name, sizeof name, "%s %dx%d k%d s%d p%d%s Kf=%d K=%d", max ? "maxpool" : "avgpool", h, w, k, s, p,
              ceil_mode ? " ceil" : "", Kf, K);
     fd_check(name, pool_f, pool_b, &t, x, nx, ny, Kf, max ? K : Kf, (size_t)h * w, (size_t)t.s.ho * t.s.wo, c, c);
+    if (max) {
+        size_t nyk = ny / Kf * K;
+        pool_dy = malloc(nyk * sizeof(double));
+        fill(pool_dy, nyk);
+        check_assign(name, nx / Kf * K, pool_assign, &t);
+        free(pool_dy);
+    }
     free(x); free(y); free(t.am);
 }
 
@@ -393,6 +426,7 @@ int main(void)
     /* AlexNet conv1's 11-wide stride-4 taps (groups of 4, 4 and 3) on a map
      * large enough for the chunked row path (28 x 28 outputs) */
     test_conv(3, 119, 119, 4, 11, 4, 0, 1, 1, 1);
+    test_conv(32, 201, 201, 3, 2, 3, 0, 1, 1, 1); /* blocks of rows, and rows no window reaches (the last too) */
     printf("elementwise and pooling:\n");
     test_relu();
     test_pool(1, 9, 9, 3, 2, 0, 1, 1, 3);        /* Caffe ceil rounding, K > Kf */
