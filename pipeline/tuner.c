@@ -219,39 +219,63 @@ static void roll(const float *x, float *out, int h, int w, int c, int dy, int dx
     }
 }
 
-/* Separable Gaussian blur in place (reflecting borders). */
-static void blur(float *x, int h, int w, int c, double sigma, float *tmp)
+/* Column xx of a row blurred with the reflected border (the edge columns). */
+static float blur_edge(const float *row, int w, int c, int ch, int xx, const float *k, int r)
+{
+    double a = 0;
+    for (int i = -r; i <= r; i++) {
+        int q = xx + i;
+        q = q < 0 ? -q - 1 : q >= w ? 2 * w - q - 1 : q;
+        q = q < 0 ? 0 : q >= w ? w - 1 : q;
+        a += k[i + r] * row[(size_t)q * c + ch];
+    }
+    return (float)a;
+}
+
+DT_VEC void tune_blur(float *x, int h, int w, int c, double sigma, float *tmp)
 {
     if (!(sigma > 0.05)) return;
     int r = (int)ceil(3 * sigma);
     if (r > 32) r = 32;
-    double k[65], s = 0;
-    for (int i = -r; i <= r; i++) s += k[i + r] = exp(-0.5 * i * i / (sigma * sigma));
-    for (int i = 0; i <= 2 * r; i++) k[i] /= s;
-#define REFL(i, n) ((i) < 0 ? -(i) - 1 : (i) >= (n) ? 2 * (n) - (i) - 1 : (i))
-    for (int y = 0; y < h; y++)
-        for (int xx = 0; xx < w; xx++)
-            for (int ch = 0; ch < c; ch++) {
-                double a = 0;
-                for (int i = -r; i <= r; i++) {
-                    int q = REFL(xx + i, w);
-                    q = q < 0 ? 0 : q >= w ? w - 1 : q;
-                    a += k[i + r] * x[((size_t)y * w + q) * c + ch];
-                }
-                tmp[((size_t)y * w + xx) * c + ch] = (float)a;
-            }
-    for (int y = 0; y < h; y++)
-        for (int xx = 0; xx < w; xx++)
-            for (int ch = 0; ch < c; ch++) {
-                double a = 0;
-                for (int i = -r; i <= r; i++) {
-                    int q = REFL(y + i, h);
-                    q = q < 0 ? 0 : q >= h ? h - 1 : q;
-                    a += k[i + r] * tmp[((size_t)q * w + xx) * c + ch];
-                }
-                x[((size_t)y * w + xx) * c + ch] = (float)a;
-            }
-#undef REFL
+    double kd[65], s = 0;
+    float k[65];
+    for (int i = -r; i <= r; i++) s += kd[i + r] = exp(-0.5 * i * i / (sigma * sigma));
+    for (int i = 0; i <= 2 * r; i++) k[i] = (float)(kd[i] / s);
+    size_t rowlen = (size_t)w * c;
+    /* along the rows: a row is w*c floats, and tap i of the interior columns
+     * [r, w - r) is the row shifted by i*c, so each tap is one axpy */
+    int lo = r < w ? r : w, hi = w - r > lo ? w - r : lo;
+    for (int y = 0; y < h; y++) {
+        const float *xr = x + (size_t)y * rowlen;
+        float *restrict tr = tmp + (size_t)y * rowlen;
+        size_t a = (size_t)lo * c, b = (size_t)hi * c;
+        for (size_t q = a; q < b; q++) tr[q] = k[0] * xr[q - (size_t)r * c];
+        for (int i = 1 - r; i <= r; i++) {
+            const float *restrict src = xr + (ptrdiff_t)i * c;
+            float ki = k[i + r];
+            for (size_t q = a; q < b; q++) tr[q] += ki * src[q];
+        }
+        for (int xx = 0; xx < w; xx++) {
+            if (xx == lo) xx = hi; /* the interior is done */
+            if (xx >= w) break;
+            for (int ch = 0; ch < c; ch++) tr[(size_t)xx * c + ch] = blur_edge(xr, w, c, ch, xx, k, r);
+        }
+    }
+    /* along the columns: an output row is a weighted sum of whole rows */
+    for (int y = 0; y < h; y++) {
+        float *restrict xr = x + (size_t)y * rowlen;
+        for (int i = -r; i <= r; i++) {
+            int q = y + i;
+            q = q < 0 ? -q - 1 : q >= h ? 2 * h - q - 1 : q;
+            q = q < 0 ? 0 : q >= h ? h - 1 : q;
+            const float *restrict src = tmp + (size_t)q * rowlen;
+            float ki = k[i + r];
+            if (i == -r)
+                for (size_t e = 0; e < rowlen; e++) xr[e] = ki * src[e];
+            else
+                for (size_t e = 0; e < rowlen; e++) xr[e] += ki * src[e];
+        }
+    }
 }
 
 static void unit_rms(float *g, size_t n)
@@ -302,7 +326,7 @@ double tune_penalty(const float *x, int h, int w, int c, const tune_opts *o, dou
 static void finish_image(float *x, int h, int w, int c, const tune_opts *o, double sigma, float *tmp)
 {
     size_t n = (size_t)h * w * c;
-    if (!o->blur_grad) blur(x, h, w, c, sigma, tmp);
+    if (!o->blur_grad) tune_blur(x, h, w, c, sigma, tmp);
     if (o->clip)
         for (size_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0 : x[i] > 255 ? 255 : x[i];
     if (o->contrast > 0) {
@@ -374,7 +398,7 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
             for (int q = 0; q < NS; q++) {
                 r->trace[(size_t)q * S + t] = vals[q];
                 roll(gs + (size_t)q * px, d, h, w, c, -dy[q], -dx[q]);
-                if (o->blur_grad) blur(d, h, w, c, sigma, tmp);
+                if (o->blur_grad) tune_blur(d, h, w, c, sigma, tmp);
                 if (fp) {
                     fourier_grad(fp, d, zout);
                     fourier_step(fp, zout, d);
@@ -401,7 +425,7 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
                  * at, not about the signs of their pixel noise */
                 for (int m = 0; m < M; m++) {
                     roll(gc + ((size_t)k * M + m) * px, gm + (size_t)m * px, h, w, c, -dy[base + k], -dx[base + k]);
-                    if (o->blur_grad) blur(gm + (size_t)m * px, h, w, c, sigma, tmp);
+                    if (o->blur_grad) tune_blur(gm + (size_t)m * px, h, w, c, sigma, tmp);
                     unit_rms(gm + (size_t)m * px, px);
                 }
                 memset(agr, 0, px * sizeof(float));

@@ -38,6 +38,11 @@ void tune_opts_default(tune_opts *o);
 
 /* The consensus of M gradients g (M, n): out (n); agree[i] += 1 where
  * every model's gradient has the same sign (and none is zero). */
+/* Gaussian blur of an (h, w, c) image in place, along height and width:
+ * weights exp(-i^2 / 2 sigma^2) normalised over |i| <= ceil(3 sigma) (at
+ * most 32), borders reflected once (d c b a | a b c d) and the edge pixel
+ * repeated beyond that; sigma <= 0.05 leaves x as it is.  tmp: h*w*c floats. */
+void tune_blur(float *x, int h, int w, int c, double sigma, float *tmp);
 void tune_consensus(const float *g, int M, size_t n, tune_rule rule, float *out, float *agree);
 /* The same, split over nthreads threads by blocks of pixels (identical
  * results). */

@@ -2,7 +2,9 @@
  * of the preprocessing (inner-product identity <A x, y> = <x, A^T y> for
  * every geometry, color and gray), the consensus step on hand-made
  * gradients (minmod zeros, magnitudes and signs; the other sign rules; the
- * agreement count), and the stability statistic. */
+ * agreement count), the stability statistic, and the Gaussian blur against
+ * SciPy (fixtures of scripts/make-tune-fixtures.py). */
+#include "array.h"
 #include "harness.h"
 #include "image.h"
 #include "preproc.h"
@@ -193,8 +195,42 @@ static void fourier(void)
     fourier_free(f);
 }
 
+/* tune_blur against scipy.ndimage.gaussian_filter (mode 'reflect',
+ * truncated at ceil(3 sigma)); tolerance: float rounding of at most 15
+ * weighted terms of values of order 1, far below the 1e-2 that a wrong
+ * weight or a shifted tap gives */
+static void blur_fixture(int h, int w, int c, double sigma)
+{
+    char name[160], path[200];
+    snprintf(name, sizeof name, "blur_%dx%dx%d_s%g", h, w, c, sigma);
+    dt_array in = {0}, ref = {0};
+    snprintf(path, sizeof path, "tests/fixtures/tune/%s_in.npy", name);
+    int ok = npy_read(path, &in) == 0;
+    snprintf(path, sizeof path, "tests/fixtures/tune/%s_out.npy", name);
+    ok = ok && npy_read(path, &ref) == 0;
+    CHECK(ok && dt_array_count(&in) == (size_t)h * w * c && dt_array_count(&ref) == (size_t)h * w * c, "%s: fixture", name);
+    if (!ok) { dt_array_free(&in); dt_array_free(&ref); return; }
+    size_t n = (size_t)h * w * c;
+    float *x = malloc(n * sizeof(float)), *tmp = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = (float)in.v[i];
+    tune_blur(x, h, w, c, sigma, tmp);
+    double e = 0;
+    for (size_t i = 0; i < n; i++) e = fmax(e, fabs(x[i] - ref.v[i]));
+    CHECK(e < 2e-6, "%s: blur vs SciPy, worst error %.3g", name, e);
+    printf("  %-28s vs SciPy: worst error %.2e\n", name, e);
+    free(x);
+    free(tmp);
+    dt_array_free(&in);
+    dt_array_free(&ref);
+}
+
 int main(void)
 {
+    blur_fixture(23, 17, 3, 1.0);
+    blur_fixture(23, 17, 3, 0.5);
+    blur_fixture(9, 30, 3, 2.3);
+    blur_fixture(16, 12, 1, 0.8);
+    blur_fixture(64, 48, 3, 1.0);
     adjoint(GEOM_WHOLE, 40, 30, 3, 0, 1);
     adjoint(GEOM_WHOLE, 112, 112, 3, 0, 0);
     adjoint(GEOM_WHOLE, 50, 50, 1, 0, 1);
