@@ -789,7 +789,6 @@ int cmd_cluster(int argc, char **argv)
             }
             free(thumbs);
         }
-        if (!e3 && dt_dir_commit(tmpdir, pngdir)) e3 = 1;
     }
     if (!quiet && !e3) {
         fprintf(stderr, "cluster: %zu neurons, %s embedding (%zu dims), %s distance, %s linkage, %d clusters, cophenetic r %.3f\n", n,
@@ -804,15 +803,25 @@ int cmd_cluster(int argc, char **argv)
     }
     free(co_m); free(jac); free(jmean); free(ari); free(arim); free(sim_models); free(sim_inits);
     if (e3) goto done;
-    if (dt_out_commit(&of)) goto done;
-    free(tmpdir);
-    tmpdir = NULL;
+    /* the pictures go with the file: an older directory is put back if the
+     * file cannot be committed */
+    char *olddir = NULL;
+    int swapped = 0;
+    if (tmpdir) {
+        if (dt_dir_swap(tmpdir, pngdir, &olddir)) goto done;
+        free(tmpdir);
+        tmpdir = NULL;
+        swapped = 1;
+    }
+    int fail = dt_out_commit(&of);
+    if (swapped) dt_dir_settle(pngdir, olddir, !fail);
+    if (fail) goto done;
     rc = 0;
 done:
     if (rc) fprintf(stderr, "error: %s\n", dt_lasterr());
     if (f >= 0) H5Fclose(f);
     if (rc) dt_out_abort(&of);
-    if (tmpdir) { dt_rmtree(tmpdir); free(tmpdir); }
+    dt_dir_abort(tmpdir);
     if (Emb != t.img) free(Emb);
     tune_in_free(&t);
     embedder_free(&E);

@@ -18,15 +18,56 @@ static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *
 
 int dt_rmtree(const char *path) { return nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
 
+int dt_dir_swap(const char *tmp, const char *path, char **old)
+{
+    struct stat st;
+    *old = NULL;
+    if (stat(path, &st) == 0) {
+        size_t n = strlen(path) + 32;
+        *old = dt_malloc(n);
+        if (!*old) return -1;
+        snprintf(*old, n, "%s.old.%ld", path, (long)getpid());
+        if (rename(path, *old)) {
+            dt_seterr("%s: cannot move the older directory aside (%s)", path, strerror(errno));
+            free(*old);
+            *old = NULL;
+            return -1;
+        }
+    }
+    if (rename(tmp, path)) {
+        int e = errno;
+        if (*old && rename(*old, path) == 0) { free(*old); *old = NULL; }
+        return dt_seterr("%s: cannot rename %s into place (%s)", path, tmp, strerror(e));
+    }
+    dt_pending_dir(tmp, 0);
+    return 0;
+}
+
+void dt_dir_settle(const char *path, char *old, int ok)
+{
+    if (!ok) {
+        dt_rmtree(path);
+        if (old) rename(old, path);
+    } else if (old) {
+        dt_rmtree(old);
+    }
+    free(old);
+}
+
 int dt_dir_commit(const char *tmp, const char *path)
 {
-    char old[4200];
-    struct stat st;
-    int had = stat(path, &st) == 0;
-    snprintf(old, sizeof old, "%s.old.%ld", path, (long)getpid());
-    if ((had && rename(path, old)) || rename(tmp, path)) return dt_seterr("%s: cannot rename (%s)", path, strerror(errno));
-    if (had) dt_rmtree(old);
+    char *old;
+    if (dt_dir_swap(tmp, path, &old)) return -1;
+    dt_dir_settle(path, old, 1);
     return 0;
+}
+
+void dt_dir_abort(char *tmp)
+{
+    if (!tmp) return;
+    dt_rmtree(tmp);
+    dt_pending_dir(tmp, 0);
+    free(tmp);
 }
 
 int dt_dir_begin(const char *path, int force, const char *what, char **final, char **tmp)
@@ -54,6 +95,7 @@ int dt_dir_begin(const char *path, int force, const char *what, char **final, ch
     mode_t um = umask(0);   /* mkdtemp makes 0700; give it the usual permissions */
     umask(um);
     chmod(t, 0777 & ~um);
+    dt_pending_dir(t, 1);
     *final = p;
     *tmp = t;
     return 0;

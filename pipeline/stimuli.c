@@ -404,7 +404,7 @@ int cmd_stimuli(int argc, char **argv)
 done:
     if (rc) fprintf(stderr, "error: %s\n", dt_lasterr());
     if (f >= 0) H5Fclose(f);
-    if (tmp) { dt_rmtree(tmp); free(tmp); }
+    dt_dir_abort(tmp);
     ensemble_free(&e);
     for (size_t i = 0; i < S.n; i++) { free(S.file[i]); free(S.kind[i]); free(S.param[i]); }
     free(S.px); free(S.file); free(S.kind); free(S.param); free(S.neuron);

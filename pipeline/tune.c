@@ -497,18 +497,25 @@ int cmd_tune(int argc, char **argv)
     }
     if (H5Fclose(f) < 0) { f = H5I_INVALID_HID; dt_seterr("%s: error closing", out); goto done; }
     f = H5I_INVALID_HID;
+    /* the pictures go with the file: an older directory is put back if the
+     * file cannot be committed */
+    char *olddir = NULL;
+    int swapped = 0;
     if (tmpdir) {
-        if (dt_dir_commit(tmpdir, pngdir)) goto done; /* replaces an older directory only now */
+        if (dt_dir_swap(tmpdir, pngdir, &olddir)) goto done;
         free(tmpdir);
         tmpdir = NULL;
+        swapped = 1;
     }
-    if (dt_out_commit(&of)) goto done;
+    int fail = dt_out_commit(&of);
+    if (swapped) dt_dir_settle(pngdir, olddir, !fail);
+    if (fail) goto done;
     rc = 0;
 done:
     if (rc) fprintf(stderr, "error: %s\n", dt_lasterr());
     if (f >= 0) H5Fclose(f);
     dt_out_abort(&of);
-    if (tmpdir) { dt_rmtree(tmpdir); free(tmpdir); }
+    dt_dir_abort(tmpdir);
     for (int w = 0; w < nwk; w++) ensemble_worker_free(&wk[w]);
     free(wk); free(jobs); free(res); free(jrc); free(jerr); free(pngbuf);
     ensemble_free(&e);

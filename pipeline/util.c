@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -199,19 +200,51 @@ void dt_set_cmdline(int argc, char **argv)
 const char *dt_cmdline(void) { return cmdline; }
 
 /* Temporary output names pending removal if a signal ends the run.  The
- * handler only calls unlink(), which is async-signal-safe. */
+ * handler uses only async-signal-safe calls: unlink() for files; for a
+ * directory, fork() and execve() of rm -rf, and waitpid(). */
 #define MAX_PENDING 16
 static char *volatile pending[MAX_PENDING];
+static const char *volatile pending_dirs[MAX_PENDING];
 
 static void on_signal(int sig)
 {
     for (int i = 0; i < MAX_PENDING; i++)
         if (pending[i]) unlink(pending[i]);
+    for (int i = 0; i < MAX_PENDING; i++) {
+        const char *d = pending_dirs[i];
+        if (!d) continue;
+        pid_t p = fork();
+        if (p == 0) {
+            char *const argv[] = {"rm", "-rf", "--", (char *)d, NULL}, *const envp[] = {NULL};
+            execve("/bin/rm", argv, envp);
+            _exit(127);
+        }
+        if (p > 0) waitpid(p, NULL, 0);
+    }
     signal(sig, SIG_DFL);
     raise(sig);
 }
 
+static void install_handlers(void);
+
+void dt_pending_dir(const char *tmp, int add)
+{
+    install_handlers();
+    for (int i = 0; i < MAX_PENDING; i++)
+        if (add ? !pending_dirs[i] : pending_dirs[i] == tmp) {
+            pending_dirs[i] = add ? tmp : NULL;
+            return;
+        }
+}
+
 static void pending_add(char *name)
+{
+    install_handlers();
+    for (int i = 0; i < MAX_PENDING; i++)
+        if (!pending[i]) { pending[i] = name; return; }
+}
+
+static void install_handlers(void)
 {
     static int installed;
     if (!installed) {
@@ -224,8 +257,6 @@ static void pending_add(char *name)
         signal(SIGABRT, on_signal);
         installed = 1;
     }
-    for (int i = 0; i < MAX_PENDING; i++)
-        if (!pending[i]) { pending[i] = name; return; }
 }
 
 static void pending_remove(const char *name)

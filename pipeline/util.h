@@ -95,10 +95,22 @@ void dt_parallel(int n, void (*fn)(void *ctx, int i), void *ctx);
 uint64_t dt_splitmix(uint64_t *s);
 double dt_unif(uint64_t *s);
 
-/* Output directories: remove a tree; move a finished temporary directory
- * onto its final name, replacing an older one only now (outdir.c). */
+/* Output directories (outdir.c): remove a tree; move a finished temporary
+ * directory onto its final name, replacing an older one only now. */
 int dt_rmtree(const char *path);
 int dt_dir_commit(const char *tmp, const char *path);
+/* The same in two halves, for a directory that goes with an output file:
+ * dt_dir_swap moves an older `path` aside (*old, malloc'd, or NULL when
+ * there was none) and `tmp` onto `path`; then dt_dir_settle(path, old, ok)
+ * removes the older one (ok) or removes the new one and puts the older one
+ * back (the file's commit failed), and frees old. */
+int dt_dir_swap(const char *tmp, const char *path, char **old);
+void dt_dir_settle(const char *path, char *old, int ok);
+/* Remove an unfinished temporary directory and free its name (NULL-safe). */
+void dt_dir_abort(char *tmp);
+/* Temporary directories a signal must remove (util.c): added by
+ * dt_dir_begin, dropped on commit or abort. */
+void dt_pending_dir(const char *tmp, int add);
 /* Start one: strip trailing slashes from path into *final, refuse an
  * existing directory unless force (the message names the option `what`),
  * and create the temporary directory *tmp next to it.  Both malloc'd. */

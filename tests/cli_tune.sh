@@ -178,6 +178,21 @@ expect_fail weights-changed "has changed since the fit" -- $DT tune -m $tmp/r.h5
 mv $tmp/tiny.h5 $tmp/gone.h5
 expect_fail weights-missing "cannot be found" -- $DT tune -m $tmp/r.h5 --neurons 0 -o $tmp/t.h5 --force
 mv $tmp/tiny.bak $tmp/tiny.h5
+# a tune stopped by a signal (SIGTERM, SIGINT) part-way, over an earlier
+# tune.h5 and picture directory with --force: both kept as they were, and
+# neither the temporary file nor the temporary picture directory is left
+pngs=$(cd $tmp/png && ls | sha256sum)
+for sig in TERM INT; do
+  $DT tune -q -m $tmp/r.h5 --neurons all --inits 2 --steps 100000 --jitter 0 -o $tmp/t.h5 --png-dir $tmp/png --force 2>/dev/null &
+  pid=$!
+  for i in $(seq 100); do ls -d $tmp/png.tmp.* >/dev/null 2>&1 && break; sleep 0.05; done
+  sleep 0.3
+  kill -$sig $pid
+  wait $pid && { echo "FAIL: SIG$sig: tune finished before the signal"; exit 1; }
+  ls $tmp | grep -q '\.tmp\.' && { echo "FAIL: SIG$sig left $(ls $tmp | grep '\.tmp\.')"; exit 1; }
+  echo "ok   SIG$sig part-way: no temporary file or picture directory left"
+done
+[ "$(cd $tmp/png && ls | sha256sum)" = "$pngs" ] || { echo "FAIL: an interrupted tune changed the earlier picture directory"; exit 1; }
 [ "$(sha256sum < $tmp/t.h5)" = "$sum" ] || { echo "FAIL: a failed tune changed the earlier tune.h5"; exit 1; }
 ls $tmp | grep -q '\.tmp\.' && { echo "FAIL: temporary files left behind"; exit 1; }
 echo "$fails failures"
