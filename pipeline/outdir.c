@@ -62,6 +62,21 @@ int dt_dir_commit(const char *tmp, const char *path)
     return 0;
 }
 
+int dt_commit_with_dir(dt_outfile *of, char **tmpdir, const char *path)
+{
+    char *old = NULL;
+    int swapped = 0;
+    if (*tmpdir) {
+        if (dt_dir_swap(*tmpdir, path, &old)) return -1;
+        free(*tmpdir);
+        *tmpdir = NULL;
+        swapped = 1;
+    }
+    int rc = dt_out_commit(of);
+    if (swapped) dt_dir_settle(path, old, rc == 0);
+    return rc;
+}
+
 void dt_dir_abort(char *tmp)
 {
     if (!tmp) return;

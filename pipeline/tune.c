@@ -497,19 +497,7 @@ int cmd_tune(int argc, char **argv)
     }
     if (H5Fclose(f) < 0) { f = H5I_INVALID_HID; dt_seterr("%s: error closing", out); goto done; }
     f = H5I_INVALID_HID;
-    /* the pictures go with the file: an older directory is put back if the
-     * file cannot be committed */
-    char *olddir = NULL;
-    int swapped = 0;
-    if (tmpdir) {
-        if (dt_dir_swap(tmpdir, pngdir, &olddir)) goto done;
-        free(tmpdir);
-        tmpdir = NULL;
-        swapped = 1;
-    }
-    int fail = dt_out_commit(&of);
-    if (swapped) dt_dir_settle(pngdir, olddir, !fail);
-    if (fail) goto done;
+    if (dt_commit_with_dir(&of, &tmpdir, pngdir)) goto done; /* the pictures go with the file */
     rc = 0;
 done:
     if (rc) fprintf(stderr, "error: %s\n", dt_lasterr());

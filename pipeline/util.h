@@ -106,6 +106,11 @@ int dt_dir_commit(const char *tmp, const char *path);
  * back (the file's commit failed), and frees old. */
 int dt_dir_swap(const char *tmp, const char *path, char **old);
 void dt_dir_settle(const char *path, char *old, int ok);
+/* Commit an output file and the directory that goes with it (*tmpdir, or
+ * none when NULL) onto `path`: the directory goes in first and the older one
+ * is put back if the file cannot be committed.  Frees and clears *tmpdir
+ * once it is in place. */
+int dt_commit_with_dir(dt_outfile *of, char **tmpdir, const char *path);
 /* Remove an unfinished temporary directory and free its name (NULL-safe). */
 void dt_dir_abort(char *tmp);
 /* Temporary directories a signal must remove (util.c): added by
