@@ -11,23 +11,7 @@ cd "$(dirname "$0")/.."
 . tests/lib.sh
 DT=${DEEPTUNE:-./deeptune}
 tmp=${KEEP_TMP:-$(mktemp -d)}; mkdir -p $tmp; [ -n "${KEEP_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT
-/usr/bin/python3 - "$tmp" <<'PY'
-import sys, os, h5py, numpy as np
-from PIL import Image
-t = sys.argv[1]
-r = np.random.default_rng(21)
-os.makedirs(f"{t}/img")
-for i in range(200):
-    Image.fromarray(r.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(f"{t}/img/s{i:03d}.png")
-with h5py.File(f"{t}/tiny.h5", "w") as f:
-    f.attrs["architecture"] = "tiny-test"; f.attrs["input_size"] = 16
-    for name, shape in (("c1", (4, 3, 3, 3)), ("c2a", (3, 4, 1, 1)), ("c2b", (2, 2, 3, 3)), ("f1", (5, 80))):
-        f[name + "/weight"] = r.normal(size=shape).astype(np.float32)
-        f[name + "/bias"] = r.normal(size=shape[0]).astype(np.float32)
-np.save(f"{t}/zero.npy", np.zeros((200, 12)))
-PY
-$DT import -q -i $tmp/img -r $tmp/zero.npy -o $tmp/d0.h5 2>/dev/null
-$DT features -q -d $tmp/d0.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/f0.h5 2>/dev/null
+tiny_session 200 21 12
 /usr/bin/python3 - "$tmp" <<'PY'
 # neuron j of type j % 3 reads channel (0, 2, 4)[type] of `cat` over the
 # central 4 x 4 positions, with its own random positive weights, plus noise

@@ -7,24 +7,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 DT=${DEEPTUNE:-./deeptune}
+. tests/lib.sh
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-/usr/bin/python3 - "$tmp" <<'PY'
-import sys, os, h5py, numpy as np
-from PIL import Image
-t = sys.argv[1]
-r = np.random.default_rng(3)
-os.makedirs(f"{t}/img")
-for i in range(200):
-    Image.fromarray(r.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(f"{t}/img/s{i + 1}.png")
-np.save(f"{t}/zero.npy", np.zeros((200, 3)))
-with h5py.File(f"{t}/tiny.h5", "w") as f:
-    f.attrs["architecture"] = "tiny-test"; f.attrs["input_size"] = 16
-    for name, shape in (("c1", (4, 3, 3, 3)), ("c2a", (3, 4, 1, 1)), ("c2b", (2, 2, 3, 3)), ("f1", (5, 80))):
-        f[name + "/weight"] = r.normal(size=shape).astype(np.float32)
-        f[name + "/bias"] = r.normal(size=shape[0]).astype(np.float32)
-PY
-$DT import -q -i $tmp/img -r $tmp/zero.npy -o $tmp/d0.h5 2>/dev/null
-$DT features -q -d $tmp/d0.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/f0.h5 2>/dev/null
+tiny_session 200 3 3
 /usr/bin/python3 - "$tmp" <<'PY'
 import sys, h5py, numpy as np
 t = sys.argv[1]
@@ -113,7 +98,7 @@ $DT inspect $tmp/r.h5 | grep -q "held-out r: median"
 # predict rebuilds image -> response: on the dataset and on image files it
 # reproduces the readout applied to the features
 $DT predict -m $tmp/r.h5 -d $tmp/d.h5 --csv $tmp/p.csv 2>/dev/null
-$DT predict -m $tmp/r.h5 --csv $tmp/p2.csv $tmp/img/s1.png $tmp/img/s7.png 2>/dev/null
+$DT predict -m $tmp/r.h5 --csv $tmp/p2.csv $tmp/img/s000.png $tmp/img/s006.png 2>/dev/null
 /usr/bin/python3 - "$tmp" <<'PY'
 import sys, h5py, numpy as np, csv
 t = sys.argv[1]
@@ -121,7 +106,7 @@ F = h5py.File(f"{t}/f.h5")["features"]["cat"][...].reshape(200, -1).astype(np.fl
 g = h5py.File(f"{t}/r.h5")["models"]["tiny:cat:ridge"]
 want = F @ g["weights"][...].T + g["intercepts"][...]
 rows = list(csv.DictReader(open(f"{t}/p.csv")))
-assert len(rows) == 600 and rows[0]["image"] == "s1.png" and rows[0]["model"] == "tiny:cat:ridge"
+assert len(rows) == 600 and rows[0]["image"] == "s000.png" and rows[0]["model"] == "tiny:cat:ridge"
 got = np.array([float(x["predicted"]) for x in rows]).reshape(200, 3)
 err = np.abs(got - want).max() / want.std()
 assert err < 1e-5, err          # the same float activations, recomputed (float32 summation order)
@@ -141,7 +126,7 @@ np.save(f"{t}/resp_p.npy", Y)
 shutil.copytree(f"{t}/img", f"{t}/img_p")
 r = np.random.default_rng(5)
 for i in np.flatnonzero(test):
-    Image.fromarray(r.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(f"{t}/img_p/s{i + 1}.png")
+    Image.fromarray(r.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(f"{t}/img_p/s{i:03d}.png")
 PY
 $DT import -q -i $tmp/img_p -r $tmp/resp_p.npy -o $tmp/dp.h5 2>/dev/null
 $DT features -q -d $tmp/dp.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/fp.h5 2>/dev/null
@@ -164,7 +149,6 @@ grep -q "warning: neuron 1 skipped (constant responses)" $tmp/err
 /usr/bin/python3 -c "import h5py; s = h5py.File('$tmp/rc.h5')['models']['tiny:cat:ridge']['status'][...]; assert list(s) == [0, 2, 0], s"
 
 # bad input: one error line, non-zero exit, no output
-. tests/lib.sh
 expect() { local name=$1 needle=$2; shift 3; expect_error "$name" "$needle" $tmp/o.h5 -- "$@"; }
 set +e
 expect "features of another dataset" "computed from a different dataset" -- $DT fit -q -d $tmp/d.h5 -f $tmp/f0.h5 --layer cat

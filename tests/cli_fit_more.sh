@@ -11,23 +11,7 @@ cd "$(dirname "$0")/.."
 . tests/lib.sh
 DT=${DEEPTUNE:-./deeptune}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-/usr/bin/python3 - "$tmp" <<'PY'
-import sys, os, h5py, numpy as np
-from PIL import Image
-t = sys.argv[1]
-r = np.random.default_rng(5)
-os.makedirs(f"{t}/img")
-for i in range(240):
-    Image.fromarray(r.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(f"{t}/img/s{i:03d}.png")
-np.save(f"{t}/zero.npy", np.zeros((240, 3)))
-with h5py.File(f"{t}/tiny.h5", "w") as f:
-    f.attrs["architecture"] = "tiny-test"; f.attrs["input_size"] = 16
-    for name, shape in (("c1", (4, 3, 3, 3)), ("c2a", (3, 4, 1, 1)), ("c2b", (2, 2, 3, 3)), ("f1", (5, 80))):
-        f[name + "/weight"] = r.normal(size=shape).astype(np.float32)
-        f[name + "/bias"] = r.normal(size=shape[0]).astype(np.float32)
-PY
-$DT import -q -i $tmp/img -r $tmp/zero.npy -o $tmp/d0.h5 2>/dev/null
-$DT features -q -d $tmp/d0.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/f0.h5 2>/dev/null
+tiny_session 240 5 3
 /usr/bin/python3 - "$tmp" <<'PY'
 import sys, h5py, numpy as np
 t = sys.argv[1]

@@ -40,3 +40,13 @@ expect_fail() {
   fi
   rm -f "$err"
 }
+
+# tiny_session N SEED M
+#   the tiny test session in $tmp (tests/make-tiny.py): N stimuli, M neurons
+#   with zero responses, the tiny network's weights; imported as $tmp/d0.h5,
+#   with the features of its layer 'cat' in $tmp/f0.h5.
+tiny_session() {
+  /usr/bin/python3 tests/make-tiny.py "$tmp" "$1" "$2" "$3"
+  $DT import -q -i $tmp/img -r $tmp/zero.npy -o $tmp/d0.h5 2>/dev/null
+  $DT features -q -d $tmp/d0.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/f0.h5 2>/dev/null
+}
