@@ -77,6 +77,8 @@ static inline size_t lrn_backward_scratch(int n, int K, size_t hw) { return (siz
      * aux (2, c, K, hw) saves s^-beta and y/s for backward; relu = 1 also applies the backward    \
      * of the ReLU that produced x */                                                               \
     void lrn_forward_##S(T *out, T *aux, const T *in, int c, int K, size_t hw, int n, T alpha, T beta, T k); \
+    /* output channels [cb, ce) only (a thread's share; the windows still see all c) */              \
+    void lrn_forward_ch_##S(T *out, T *aux, const T *in, int c, int K, size_t hw, int n, T alpha, T beta, T k, int cb, int ce); \
     /* ring: scratch of lrn_backward_scratch(n, K, hw) elements */                                 \
     void lrn_backward_##S(T *din, const T *dout, const T *in, const T *aux, int c, int Kf, int K, size_t hw, int n, \
                           T alpha, T beta, int acc, int relu, T *ring);                               \

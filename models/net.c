@@ -453,6 +453,41 @@ oom:
     return dt_seterr("out of memory allocating activations for %d images", K);
 }
 
+/* The forward of a ReLU, max-pool or LRN layer split over threads by
+ * channels (ReLU: by elements), for a one-image forward whose convolutions
+ * are split too: run serially, these layers would leave the other threads
+ * waiting. */
+typedef struct {
+    const dt_layer *l;
+    dt_state *st;
+    int i, K, T;
+    const float *x;
+    float *y;
+} fwd_part;
+
+static void fwd_part_run(void *ctx, int t)
+{
+    fwd_part *p = ctx;
+    const dt_layer *l = p->l;
+    int K = p->K;
+    size_t hw = (size_t)l->h * l->w;
+    if (l->kind == L_RELU) {
+        size_t n = layer_size(l, K), a = n * (size_t)t / (size_t)p->T, b = n * (size_t)(t + 1) / (size_t)p->T;
+        relu_forward_f32(p->y + a, p->x + a, b - a);
+        return;
+    }
+    int cb = (int)((long)l->c * t / p->T), ce = (int)((long)l->c * (t + 1) / p->T);
+    if (ce <= cb) return;
+    if (l->kind == L_LRN) {
+        lrn_forward_ch_f32(p->y, p->st->aux[p->i], p->x, l->c, K, hw, l->lrn_n, l->alpha, l->beta, l->lrn_k, cb, ce);
+        return;
+    }
+    dt_pool_shape s = l->ps; /* max-pool: channels [cb, ce) are planes of their own */
+    size_t ihw = (size_t)s.h * s.w;
+    s.c = ce - cb;
+    maxpool_forward_f32(p->y + (size_t)cb * K * hw, p->st->argmax[p->i] + (size_t)cb * K * hw, p->x + (size_t)cb * K * ihw, &s, K);
+}
+
 int net_forward(const dt_net *net, dt_state *st, const float *in)
 {
     int K = st->K;
@@ -464,6 +499,11 @@ int net_forward(const dt_net *net, dt_state *st, const float *in)
         const float *x = i > 0 ? st->out[l->in[0]] : in;
         float *y = st->out[i];
         size_t hw = (size_t)l->h * l->w;
+        if (st->nthreads > 1 && (l->kind == L_RELU || l->kind == L_MAXPOOL || l->kind == L_LRN) && layer_size(l, K) >= (1u << 15)) {
+            fwd_part p = {l, st, i, K, st->nthreads, x, y};
+            dt_parallel(st->nthreads, fwd_part_run, &p);
+            continue;
+        }
         switch (l->kind) {
         case L_INPUT: memcpy(y, in, layer_size(l, K) * sizeof(float)); break;
         case L_CONV: {

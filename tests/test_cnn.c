@@ -320,6 +320,27 @@ static void test_net(const char *fixture, const char *spec, const char *weights,
             CHECK(state_alloc(&s1, &net, 1, need) == 0, "state");
             s1.nthreads = 3;
             CHECK(net_forward(&net, &s1, one) == 0, "threaded forward");
+            /* the forward split over 3 threads (convolutions by output
+             * channels, ReLU, max-pool and LRN by channels) computes the
+             * serial 2-image forward's first image: float rounding of the
+             * GEMMs' different blocking only, relative to each layer's max */
+            {
+                double ef = 0;
+                for (int i = 1; i <= t; i++) {
+                    if (!s1.out[i] || !st.out[i]) continue;
+                    const dt_layer *li = &net.L[i];
+                    size_t hwi = (size_t)li->h * li->w;
+                    double e = 0, m = 0;
+                    for (size_t c = 0; c < (size_t)li->c; c++)
+                        for (size_t q = 0; q < hwi; q++) {
+                            double ref = st.out[i][c * N * hwi + q];
+                            e = fmax(e, fabs(s1.out[i][c * hwi + q] - ref));
+                            m = fmax(m, fabs(ref));
+                        }
+                    ef = fmax(ef, e / (m > 0 ? m : 1));
+                }
+                CHECK(ef <= 1e-5, "%s threaded forward differs from the serial one by %.3g of max|a|", grad_layers[gi], ef);
+            }
             double e2 = 0, e3 = 0, mx = 0;
             CHECK(net_backward(&net, &s1, t, up1, (int)K, g2, &w2) == 0, "lane-split backward");
             float *up0 = malloc(per * sizeof(float)); /* lane 0 alone */
