@@ -70,8 +70,12 @@ BENCH_BIN := $(BUILD)/tests/bench_cnn $(BUILD)/tests/bench_readouts $(BUILD)/tes
 BIN       := $(BUILD)/deeptune
 
 .PHONY: all test bench run install memcheck check-real
+# ./deeptune is the optimised build: a sanitizer or debug build (whose tests
+# get DEEPTUNE=$(BIN)) leaves it alone, so experiments run at full speed.
 all: $(BIN)
+ifeq ($(SANITIZE)$(DEBUG),)
 	@ln -sf $(BIN) deeptune
+endif
 
 $(BIN): $(BUILD)/pipeline/main.o $(BUILD)/libdeeptune.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
