@@ -575,6 +575,7 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
     for (int i = 0; i <= t; i++) {
         if (!need[i]) continue;
         if (!st->out[i] && !st->alias[i]) { free(need); return dt_seterr("backward: layer %s was not computed", net->L[i].name); }
+        if (i == 0 || i == t) continue; /* the caller's din and dt stand in for these (below) */
         size_t n = layer_size(&net->L[i], K);
         if (ws->cap[i] < n) {
             free(ws->g[i]);
@@ -632,8 +633,9 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
         return 0;
     }
     /* the top gradient is read in place and the input's gradient written in
-     * place: their buffers stand in for ws->g[t] and ws->g[0] (no backward
-     * writes into the top layer's gradient), restored below */
+     * place: their buffers stand in for ws->g[t] and ws->g[0], which are
+     * never allocated (no backward writes into the top layer's gradient);
+     * restored below */
     float *own_top = ws->g[t], *own_in = ws->g[0];
     ws->g[t] = (float *)dt;
     ws->g[0] = din;

@@ -36,8 +36,13 @@ int dt_dir_swap(const char *tmp, const char *path, char **old)
     }
     if (rename(tmp, path)) {
         int e = errno;
-        if (*old && rename(*old, path) == 0) { free(*old); *old = NULL; }
-        return dt_seterr("%s: cannot rename %s into place (%s)", path, tmp, strerror(e));
+        if (*old && rename(*old, path) != 0)
+            dt_seterr("%s: cannot rename %s into place (%s); the older directory is now %s", path, tmp, strerror(e), *old);
+        else
+            dt_seterr("%s: cannot rename %s into place (%s)", path, tmp, strerror(e));
+        free(*old);
+        *old = NULL;
+        return -1;
     }
     dt_pending_dir(tmp, 0);
     return 0;
@@ -47,7 +52,11 @@ void dt_dir_settle(const char *path, char *old, int ok)
 {
     if (!ok) {
         dt_rmtree(path);
-        if (old) rename(old, path);
+        if (old && rename(old, path) != 0) { /* add to the file's error where the older directory is */
+            char why[1024];
+            snprintf(why, sizeof why, "%s", dt_lasterr());
+            dt_seterr("%s; and the older %s could not be put back: it is %s", why, path, old);
+        }
     } else if (old) {
         dt_rmtree(old);
     }
