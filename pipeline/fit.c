@@ -99,29 +99,6 @@ static void usage(FILE *fp)
             d->method, d->folds, d->rule, d->tol, d->precision, d->lags, d->test_fraction, (unsigned long long)d->seed);
 }
 
-static int parse_grid(const char *s, double **grid, int *n)
-{
-    int cap = 8, k = 0;
-    double *g = malloc((size_t)cap * sizeof(double));
-    const char *p = s;
-    while (g && *p) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p || !isfinite(v)) { free(g); return -1; }
-        if (k == cap) {
-            double *ng = realloc(g, (size_t)(cap *= 2) * sizeof(double));
-            if (!ng) { free(g); return -1; }
-            g = ng;
-        }
-        g[k++] = v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') { free(g); return -1; }
-    }
-    *grid = g;
-    *n = k;
-    return k ? 0 : -1;
-}
-
 /* "A:B" (A..B), "L,L,..." or "L": sorted distinct lags in [0, 1000]. */
 static int parse_lags(const char *s, int *lags, int *nl)
 {
@@ -415,8 +392,8 @@ int cmd_fit(int argc, char **argv)
     double *grid = NULL;
     int ngrid = o.nlambda;
     if (o.lambdas) {
-        if (parse_grid(o.lambdas, &grid, &ngrid)) {
-            fprintf(stderr, "error: --lambdas %s: expected comma-separated numbers\n", o.lambdas);
+        if (dt_arg_doubles("--lambdas", o.lambdas, &grid, &ngrid)) {
+            fprintf(stderr, "error: %s\n", dt_lasterr());
             return 2;
         }
         for (int g = 0; g < ngrid; g++)

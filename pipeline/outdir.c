@@ -119,7 +119,12 @@ int dt_dir_begin(const char *path, int force, const char *what, char **final, ch
     mode_t um = umask(0);   /* mkdtemp makes 0700; give it the usual permissions */
     umask(um);
     chmod(t, 0777 & ~um);
-    dt_pending_dir(t, 1);
+    if (dt_pending_dir(t, 1)) {
+        rmdir(t);
+        free(p);
+        free(t);
+        return -1;
+    }
     *final = p;
     *tmp = t;
     return 0;

@@ -194,22 +194,23 @@ int cmd_stimuli(int argc, char **argv)
         if (bad) { fprintf(stderr, "error: %s\n", dt_lasterr()); return 2; }
     }
     if (optind < argc || !tune || !out) { fprintf(stderr, "error: stimuli needs --tune and --output; see deeptune stimuli -h\n"); return 2; }
-    double sizes[16];
-    int nsizes = 0;
-    for (const char *p = sizes_s; *p;) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p || !(v > 0 && v <= 1) || nsizes == 16) {
-            fprintf(stderr, "error: --sizes %s: expected at most 16 fractions in (0, 1], e.g. 0.25,0.5\n", sizes_s);
-            return 2;
-        }
-        sizes[nsizes++] = v;
-        p = *end == ',' ? end + 1 : end;
-    }
     if (threads < 0 || threads > 256) { fprintf(stderr, "error: --threads %d: expected 1..256, or 0 for all CPUs\n", threads); return 2; }
     if (strcmp(variants, "consensus") && strcmp(variants, "all")) { fprintf(stderr, "error: --variants %s: use consensus or all\n", variants); return 2; }
     if (nrand < 0 || nrec < 0 || nscr < 0 || nrand > 1000 || nrec > 1000 || nscr > 1000) {
         fprintf(stderr, "error: --random, --recombine and --scrambles take counts 0..1000\n");
+        return 2;
+    }
+    double *sizes = NULL;
+    int nsizes = 0;
+    if (dt_arg_doubles("--sizes", sizes_s, &sizes, &nsizes)) {
+        fprintf(stderr, "error: %s\n", dt_lasterr());
+        return 2;
+    }
+    int sizes_ok = nsizes <= 16;
+    for (int i = 0; i < nsizes; i++) sizes_ok &= sizes[i] > 0 && sizes[i] <= 1;
+    if (!sizes_ok) {
+        fprintf(stderr, "error: --sizes %s: expected at most 16 fractions in (0, 1], e.g. 0.25,0.5\n", sizes_s);
+        free(sizes);
         return 2;
     }
     int rc = 1;
@@ -223,7 +224,11 @@ int cmd_stimuli(int argc, char **argv)
     float *img = NULL, *grads = NULL;
     double *sal = NULL, *vals = NULL;
     int *sel = NULL;
-    if (dt_dir_begin(out, force, "name", &outbuf, &tmp)) { fprintf(stderr, "error: %s\n", dt_lasterr()); return 1; }
+    if (dt_dir_begin(out, force, "name", &outbuf, &tmp)) {
+        fprintf(stderr, "error: %s\n", dt_lasterr());
+        free(sizes);
+        return 1;
+    }
     out = outbuf;
     f = h5_open_ro(tune);
     if (f < 0) goto done;
@@ -410,6 +415,6 @@ done:
     free(S.px); free(S.file); free(S.kind); free(S.param); free(S.neuron);
     dt_strv_free(models, nm);
     dt_strv_free(vnames, nv);
-    free(readouts); free(img); free(grads); free(sal); free(vals); free(sel); free(outbuf);
+    free(readouts); free(img); free(grads); free(sal); free(vals); free(sel); free(outbuf); free(sizes);
     return rc;
 }

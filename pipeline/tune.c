@@ -124,7 +124,7 @@ static int neuron_list(const char *s, int m, char *want)
         if (a < 0 || b >= m || a > b)
             return dt_seterr("--neurons %s: neuron %ld is out of range; the models have neurons 0..%d", s, a < 0 || a >= m ? a : b, m - 1);
         for (long i = a; i <= b; i++) want[i] = 1;
-        if (*end && *end != ',') return dt_seterr("--neurons %s: expected indices like 3,5,7-9 or all", s);
+        if ((*end && *end != ',') || (*end && !end[1])) return dt_seterr("--neurons %s: expected indices like 3,5,7-9 or all", s);
         p = *end ? end + 1 : end;
     }
     return 0;

@@ -105,6 +105,30 @@ int dt_arg_pair(const char *opt, const char *arg, double *a, double *b)
     return 0;
 }
 
+int dt_arg_doubles(const char *opt, const char *arg, double **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    int cap = 1;
+    for (const char *p = arg; *p; p++) cap += *p == ',';
+    double *v = dt_malloc((size_t)cap * sizeof *v);
+    if (!v) return -1;
+    const char *p = arg;
+    char *end;
+    for (int k = 0;; k++) {
+        if (number(p, &v[k], &end) || (*end && *end != ',')) {
+            free(v);
+            return dt_seterr("%s '%s': expected comma-separated numbers, e.g. %s 0.25,0.5", opt, arg, opt);
+        }
+        if (!*end) {
+            *out = v;
+            *n = k + 1;
+            return 0;
+        }
+        p = end + 1;
+    }
+}
+
 int dt_arg_u64(const char *opt, const char *arg, uint64_t *out)
 {
     char *end;
@@ -227,21 +251,23 @@ static void on_signal(int sig)
 
 static void install_handlers(void);
 
-void dt_pending_dir(const char *tmp, int add)
+int dt_pending_dir(const char *tmp, int add)
 {
     install_handlers();
     for (int i = 0; i < MAX_PENDING; i++)
         if (add ? !pending_dirs[i] : pending_dirs[i] == tmp) {
             pending_dirs[i] = add ? tmp : NULL;
-            return;
+            return 0;
         }
+    return add ? dt_seterr("%s: more than %d temporary directories at once; a signal could not remove this one", tmp, MAX_PENDING) : 0;
 }
 
-static void pending_add(char *name)
+static int pending_add(char *name)
 {
     install_handlers();
     for (int i = 0; i < MAX_PENDING; i++)
-        if (!pending[i]) { pending[i] = name; return; }
+        if (!pending[i]) { pending[i] = name; return 0; }
+    return dt_seterr("%s: more than %d temporary outputs at once; a signal could not remove this one", name, MAX_PENDING);
 }
 
 static void install_handlers(void)
@@ -284,7 +310,10 @@ int dt_out_begin(dt_outfile *o, const char *path, int force)
         goto fail;
     }
     close(fd);
-    pending_add(o->tmp);
+    if (pending_add(o->tmp)) {
+        unlink(o->tmp);
+        goto fail;
+    }
     return 0;
 fail:
     free(o->path);

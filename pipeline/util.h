@@ -49,6 +49,9 @@ int dt_arg_u64(const char *opt, const char *arg, uint64_t *out);
 /* "A" or "A:B", each a number as for dt_arg_double; B is left as it was
  * when absent. */
 int dt_arg_pair(const char *opt, const char *arg, double *a, double *b);
+/* "A,B,...": one or more numbers as for dt_arg_double, no empty items;
+ * *out is malloc'd (*n of them). */
+int dt_arg_doubles(const char *opt, const char *arg, double **out, int *n);
 
 /* Natural order: digit runs compare by value, so "image2" < "image10". */
 int dt_natcmp(const char *a, const char *b);
@@ -114,8 +117,9 @@ int dt_commit_with_dir(dt_outfile *of, char **tmpdir, const char *path);
 /* Remove an unfinished temporary directory and free its name (NULL-safe). */
 void dt_dir_abort(char *tmp);
 /* Temporary directories a signal must remove (util.c): added by
- * dt_dir_begin, dropped on commit or abort. */
-void dt_pending_dir(const char *tmp, int add);
+ * dt_dir_begin, dropped on commit or abort.  Adding fails (dt_seterr) when
+ * 16 are already registered. */
+int dt_pending_dir(const char *tmp, int add);
 /* Start one: strip trailing slashes from path into *final, refuse an
  * existing directory unless force (the message names the option `what`),
  * and create the temporary directory *tmp next to it.  Both malloc'd. */

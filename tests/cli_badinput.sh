@@ -70,7 +70,8 @@ for c in "tune --steps abc" "tune --inits 3x" "tune --init-sd abc" "tune --lr 1:
          "tune --blur 1:" "tune --contrast inf" "tune --jitter 1.5" "tune --threads two" "tune --min-r 0.3.1" \
          "tune --seed -1" "tune --check-gradients=" "fit --folds x" "fit --alpha 0.5a" "fit --tol 1e-400x" \
          "fit --seed 1.5" "fit --bootstrap 10k" "stimuli --random 2x" "stimuli --seed abc" "cluster --k 2x" \
-         "cluster --height h" "features --batch 0x10" "features --threads 99999999999"; do
+         "cluster --height h" "features --batch 0x10" "features --threads 99999999999" \
+         "fit --lambdas 1,,2" "fit --lambdas 1e3," "stimuli --sizes 0.5,x" "stimuli --sizes ,0.5"; do
   set -- $c
   case $1 in
     tune) args="-m $tmp/none.h5 --neurons 0 -o $o" ;;

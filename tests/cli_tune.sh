@@ -144,6 +144,7 @@ PY
 # 4. bad input
 sum=$(sha256sum < $tmp/t.h5)
 expect_fail neuron-range "neuron 7 is out of range" -- $DT tune -m $tmp/r.h5 --neurons 0,7 -o $tmp/t.h5 --force
+expect_fail neuron-list "expected indices like 3,5,7-9" -- $DT tune -m $tmp/r.h5 --neurons 0, -o $tmp/t.h5 --force
 expect_fail init-sd-bad "--init-sd -1" -- $DT tune -m $tmp/r.h5 --neurons 0 --init-sd -1 -o $tmp/t.h5 --force
 expect_fail tv-bad "--tv -1:2" -- $DT tune -m $tmp/r.h5 --neurons 0 --tv -1 -o $tmp/t.h5 --force
 expect_fail rule-bad "--consensus" -- $DT tune -m $tmp/r.h5 --neurons 0 --consensus max -o $tmp/t.h5 --force

@@ -9,6 +9,7 @@
 #include "util.h"
 #include "zip.h"
 
+#include <dirent.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -240,6 +241,64 @@ static void test_bad_images(void)
     free(buf);
 }
 
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d) return -1;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    closedir(d);
+    return n;
+}
+
+/* Temporary outputs: 16 can be pending removal by a signal at once; the
+ * 17th is refused with an error naming it and leaves nothing behind. */
+static void test_pending_outputs(void)
+{
+    char dir[] = "/tmp/dt-test-io-XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    dt_outfile o[17];
+    int ok = 1;
+    for (int i = 0; i < 16; i++) {
+        snprintf(path, sizeof path, "%s/out%d.h5", dir, i);
+        ok &= dt_out_begin(&o[i], path, 0) == 0;
+    }
+    CHECK(ok && count_entries(dir) == 16, "16 temporary outputs: %s", dt_lasterr());
+    snprintf(path, sizeof path, "%s/out16.h5", dir);
+    CHECK(dt_out_begin(&o[16], path, 0) != 0 && strstr(dt_lasterr(), "more than 16 temporary outputs"), "17th refused: %s", dt_lasterr());
+    CHECK(count_entries(dir) == 16, "the refused one left nothing behind (%d entries)", count_entries(dir));
+    char *dfinal, *dtmp;
+    snprintf(path, sizeof path, "%s/png", dir);
+    CHECK(dt_dir_begin(path, 0, "--png-dir", &dfinal, &dtmp) == 0, "a directory registers separately: %s", dt_lasterr());
+    snprintf(path, sizeof path, "%s/out0.h5", dir);
+    CHECK(dt_out_commit(&o[0]) == 0 && access(path, F_OK) == 0, "commit: %s", dt_lasterr());
+    snprintf(path, sizeof path, "%s/out16.h5", dir);
+    CHECK(dt_out_begin(&o[16], path, 0) == 0, "a commit frees a slot: %s", dt_lasterr());
+    for (int i = 1; i <= 16; i++) dt_out_abort(&o[i]);
+    dt_dir_abort(dtmp);
+    free(dfinal);
+    CHECK(count_entries(dir) == 1, "only the committed output is left (%d entries)", count_entries(dir));
+    char *fin[17], *tmp[17];
+    ok = 1;
+    for (int i = 0; i < 16; i++) {
+        snprintf(path, sizeof path, "%s/d%d", dir, i);
+        ok &= dt_dir_begin(path, 0, "--png-dir", &fin[i], &tmp[i]) == 0;
+    }
+    CHECK(ok, "16 temporary directories: %s", dt_lasterr());
+    snprintf(path, sizeof path, "%s/d16", dir);
+    CHECK(dt_dir_begin(path, 0, "--png-dir", &fin[16], &tmp[16]) != 0 && strstr(dt_lasterr(), "more than 16 temporary directories"),
+          "17th directory refused: %s", dt_lasterr());
+    CHECK(count_entries(dir) == 17, "the refused directory left nothing behind (%d entries)", count_entries(dir));
+    for (int i = 0; i < 16; i++) {
+        dt_dir_abort(tmp[i]);
+        free(fin[i]);
+    }
+    snprintf(path, sizeof path, "%s/out0.h5", dir);
+    unlink(path);
+    CHECK(rmdir(dir) == 0, "everything removed");
+}
+
 int main(void)
 {
     h5_quiet();
@@ -250,6 +309,7 @@ int main(void)
     test_h5_array();
     test_zip();
     test_bad_images();
+    test_pending_outputs();
     const char *data = th_data("photo decoding and resampling against PIL");
     if (data) {
         test_photos(data);
