@@ -264,6 +264,17 @@ int main(void)
               "threaded Lasso differs from serial");
         lasso_fit_free(&s1);
         lasso_fit_free(&s2);
+        /* a neuron that fails inside a fold, on a worker thread, fails the
+         * whole fit with the worker's message and leaves nothing allocated
+         * (the sanitizer build checks the leaks) */
+        o.maxit = 1;
+        o.tol = 1e-14;
+        CHECK(lasso_fit_cv(Xt, n, p, Y3, 3, &o, &s1) != 0 && strstr(dt_lasterr(), "did not converge in 1 sweeps"), "maxit 1: %s",
+              dt_lasterr());
+        CHECK(!s1.w && !s1.cv && !s1.status, "a failed fit leaves its result empty");
+        lasso_fit_free(&s1); /* and freeing it again is safe */
+        o.maxit = 100000;
+        o.tol = 1e-7;
         free(Y3);
         o.nthreads = 1;
     }
