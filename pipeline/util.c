@@ -395,13 +395,14 @@ int dt_read_file(const char *path, uint8_t **buf, size_t *n)
 typedef struct {
     void (*fn)(void *, int);
     void *ctx;
-    int i;
+    int i, n, stride;
 } par_arg;
 
+/* items i, i + stride, ... below n */
 static void *par_main(void *a)
 {
     par_arg *p = a;
-    p->fn(p->ctx, p->i);
+    for (int i = p->i; i < p->n; i += p->stride) p->fn(p->ctx, i);
     return NULL;
 }
 
@@ -411,18 +412,18 @@ void dt_parallel(int n, void (*fn)(void *ctx, int i), void *ctx)
         if (n == 1) fn(ctx, 0);
         return;
     }
-    pthread_t th[64];
-    par_arg args[64];
-    int started[64] = {0};
-    if (n > 64) n = 64;
-    for (int i = 1; i < n; i++) {
-        args[i] = (par_arg){fn, ctx, i};
-        started[i] = pthread_create(&th[i], NULL, par_main, &args[i]) == 0;
-        if (!started[i]) fn(ctx, i); /* run it here rather than lose it */
+    enum { MAXT = 64 };
+    pthread_t th[MAXT];
+    par_arg args[MAXT];
+    int started[MAXT] = {0}, T = n < MAXT ? n : MAXT; /* beyond 64 threads, each runs every 64th item */
+    for (int t = 0; t < T; t++) args[t] = (par_arg){fn, ctx, t, n, T};
+    for (int t = 1; t < T; t++) {
+        started[t] = pthread_create(&th[t], NULL, par_main, &args[t]) == 0;
+        if (!started[t]) par_main(&args[t]); /* run them here rather than lose them */
     }
-    fn(ctx, 0);
-    for (int i = 1; i < n; i++)
-        if (started[i]) pthread_join(th[i], NULL);
+    par_main(&args[0]);
+    for (int t = 1; t < T; t++)
+        if (started[t]) pthread_join(th[t], NULL);
 }
 
 uint64_t dt_splitmix(uint64_t *s)

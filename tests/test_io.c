@@ -299,6 +299,19 @@ static void test_pending_outputs(void)
     CHECK(rmdir(dir) == 0, "everything removed");
 }
 
+static void mark(void *ctx, int i) { ((int *)ctx)[i]++; }
+
+/* dt_parallel runs every item exactly once, also beyond its 64 threads */
+static void test_parallel(void)
+{
+    for (int n = 0; n <= 200; n += n < 70 ? 1 : 65) {
+        int seen[200] = {0}, once = 1;
+        dt_parallel(n, mark, seen);
+        for (int i = 0; i < 200; i++) once &= seen[i] == (i < n);
+        CHECK(once, "dt_parallel(%d): every item exactly once", n);
+    }
+}
+
 int main(void)
 {
     h5_quiet();
@@ -310,6 +323,7 @@ int main(void)
     test_zip();
     test_bad_images();
     test_pending_outputs();
+    test_parallel();
     const char *data = th_data("photo decoding and resampling against PIL");
     if (data) {
         test_photos(data);
