@@ -10,6 +10,7 @@
  * PNGs (temporary directory, renamed at the end). */
 #include "clusterplot.h"
 #include "embedder.h"
+#include "ensemble.h"
 #include "h5io.h"
 #include "hclust.h"
 #include "stages.h"
@@ -83,7 +84,7 @@ typedef struct {
     size_t nvar;
     char **models;      /* (M) */
     size_t M;
-    char *readouts, *emb_weights, *emb_layer;
+    char *readouts, *readouts_sha, *emb_weights, *emb_layer; /* readouts_sha: NULL from an older tune file */
 } tune_in;
 
 static void tune_in_free(tune_in *t)
@@ -95,6 +96,7 @@ static void tune_in_free(tune_in *t)
     dt_strv_free(t->variants, t->nvar);
     dt_strv_free(t->models, t->M);
     free(t->readouts);
+    free(t->readouts_sha);
     free(t->emb_weights);
     free(t->emb_layer);
 }
@@ -160,6 +162,7 @@ static int tune_read(const char *path, double min_r, tune_in *t)
     t->variants = h5_read_strings(f, "variants", &t->nvar);
     t->models = h5_read_strings(f, "models", &t->M);
     t->readouts = h5_attr_get_str(f, "readouts");
+    if (h5_has_attr(f, "readouts_sha256")) t->readouts_sha = h5_attr_get_str(f, "readouts_sha256");
     t->emb_weights = h5_attr_get_str(f, "embedding_weights");
     t->emb_layer = h5_attr_get_str(f, "embedding_layer");
     if (!t->variants || !t->models || !t->readouts || !t->emb_weights || !t->emb_layer) {
@@ -518,6 +521,7 @@ int cmd_cluster(int argc, char **argv)
         pngdir = pngbuf;
     }
     if (tune_read(tune, min_r, &t)) goto done;
+    if ((kind == EMB_WEIGHTS || kind == EMB_RESPONSES) && ensemble_check_files(tune, t.readouts, t.readouts_sha)) goto done;
     size_t n = (size_t)t.n;
     if (k == 0 && isnan(height)) k = n < 4 ? (int)n : 4;
     co.k = k;

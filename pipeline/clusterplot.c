@@ -77,7 +77,7 @@ int clusterplot_dendrogram(const clusterplot_tree *t, const char *base)
                     uint8_t col[3];
                     for (int ch = 0; ch < 3; ch++) {
                         float v = small[((size_t)y * thumb + x) * t->c + (t->c == 3 ? ch : 0)];
-                        col[ch] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrintf(v));
+                        col[ch] = (uint8_t)(!(v >= 0) ? 0 : v > 255 ? 255 : lrintf(v));
                     }
                     put(&cv, x0 + x, y0 + y, col);
                 }

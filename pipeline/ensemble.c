@@ -217,6 +217,47 @@ done:
     return rc;
 }
 
+char *ensemble_files_sha256(const char *files)
+{
+    size_t nf = 1;
+    for (const char *p = files; *p; p++) nf += *p == ',';
+    char *list = dt_strdup(files), *out = dt_malloc(nf * 65), *save = NULL;
+    if (!list || !out) { free(list); free(out); return NULL; }
+    out[0] = 0;
+    for (char *file = strtok_r(list, ",", &save); file; file = strtok_r(NULL, ",", &save)) {
+        char hex[65];
+        if (dt_sha256_file(file, hex)) { free(list); free(out); return NULL; }
+        if (out[0]) strcat(out, ",");
+        strcat(out, hex);
+    }
+    free(list);
+    return out;
+}
+
+int ensemble_check_files(const char *tune, const char *files, const char *recorded)
+{
+    if (!recorded) return 0;
+    char *now = ensemble_files_sha256(files);
+    if (!now) return dt_preerr("%s: its readouts %s", tune, files);
+    int rc = 0;
+    if (strcmp(now, recorded)) {
+        /* name the first file that differs */
+        char *list = dt_strdup(files), *save = NULL;
+        const char *a = now, *b = "", *bad = files;
+        size_t lr = strlen(recorded), i = 0;
+        for (char *file = list ? strtok_r(list, ",", &save) : NULL; file; file = strtok_r(NULL, ",", &save), i++) {
+            a = now + 65 * i;
+            b = 65 * i + 64 <= lr ? recorded + 65 * i : "";
+            if (strncmp(a, b, 64)) { bad = file; break; }
+        }
+        rc = dt_seterr("%s: the readouts file %s has changed since the tune run (sha256 %.12s..., recorded %.12s...); "
+                       "use the readouts it was made with, or run deeptune tune again", tune, bad, a, b);
+        free(list);
+    }
+    free(now);
+    return rc;
+}
+
 int ensemble_load(dt_ensemble *e, const char *files, const char *models, int nthreads)
 {
     memset(e, 0, sizeof *e);

@@ -58,6 +58,14 @@ typedef struct {
 int ensemble_load(dt_ensemble *e, const char *files, const char *models, int nthreads);
 void ensemble_free(dt_ensemble *e);
 
+/* The sha256 of each of the comma-separated readouts files, comma-separated
+ * (malloc'd), which a tune file records as readouts_sha256. */
+char *ensemble_files_sha256(const char *files);
+/* The readouts files a tune file names must still be the ones it was made
+ * from: their sha256 against `recorded` (NULL, from an older tune file: not
+ * checked).  The error names the tune file, the readouts file and the fix. */
+int ensemble_check_files(const char *tune, const char *files, const char *recorded);
+
 /* A worker's view of e, for running neurons on threads: the same networks
  * (weights, preprocessing) and models, read-only, with its own activation
  * and gradient buffers and `nthreads` threads inside each step.  e must

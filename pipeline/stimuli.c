@@ -237,6 +237,17 @@ int cmd_stimuli(int argc, char **argv)
     models = h5_read_strings(f, "models", &nm);
     vnames = h5_read_strings(f, "variants", &nv);
     if (!readouts || !models || !vnames) { dt_preerr("%s", tune); goto done; }
+    if (!nv) { dt_seterr("%s: /variants is empty; is it a complete deeptune tune output?", tune); goto done; }
+    {
+        char *rsha = h5_has_attr(f, "readouts_sha256") ? h5_attr_get_str(f, "readouts_sha256") : NULL;
+        int e2 = ensemble_check_files(tune, readouts, rsha);
+        free(rsha);
+        if (e2) goto done;
+    }
+    if (strcmp(variants, "all") && strcmp(vnames[nv - 1], "consensus")) {
+        dt_seterr("%s: the tune run made no consensus images (--consensus none); pass --variants all to use its single-model images", tune);
+        goto done;
+    }
     /* the tune run's models, found by their labels */
     {
         /* with one readouts file the labels are the model names: load only those */
@@ -251,6 +262,14 @@ int cmd_stimuli(int argc, char **argv)
         int e2 = ensemble_load(&e, readouts, list ? list : "all", threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
         free(list);
         if (e2) { dt_preerr("%s", tune); goto done; }
+    }
+    {
+        char *tds = h5_attr_get_str(f, "dataset");
+        int same = tds && !strcmp(tds, e.dataset);
+        if (!same) dt_seterr("%s: made from dataset %s, but %s was fitted on %s; use the readouts the tune run was made with", tune,
+                             tds ? tds : "(not recorded)", readouts, e.dataset);
+        free(tds);
+        if (!same) goto done;
     }
     int M = (int)nm;
     sel = dt_malloc((size_t)(M > 0 ? M : 1) * sizeof(int));
@@ -283,12 +302,18 @@ int cmd_stimuli(int argc, char **argv)
         if (rank != 5) { dt_seterr("%s: %s is missing or not (variants, inits, h, w, c)", tune, ds); goto done; }
         int V = (int)d[0], K = (int)d[1], h = (int)d[2], w = (int)d[3], cc = (int)d[4];
         size_t per = (size_t)h * w * cc;
+        if (V != (int)nv) { dt_seterr("%s: %s holds %d variants but /variants names %zu", tune, ds, V, nv); goto done; }
+        if (h != e.h || w != e.w || (cc != e.c && cc != 1)) {
+            dt_seterr("%s: %s is %dx%dx%d but the models of %s take %dx%dx%d stimuli; use the readouts the tune run was made with", tune,
+                      ds, h, w, cc, readouts, e.h, e.w, e.c);
+            goto done;
+        }
         if (S.n && (S.h != h || S.w != w || S.c != cc)) { dt_seterr("%s: neuron %d's images differ in size from the others", tune, j); goto done; }
         S.h = h; S.w = w; S.c = cc;
         free(img);
         img = dt_malloc((size_t)V * K * per * sizeof(float));
         if (!img || h5_read(f, ds, H5T_NATIVE_FLOAT, img)) { dt_preerr("%s", tune); goto done; }
-        int v0 = strcmp(variants, "all") && !strcmp(vnames[nv - 1], "consensus") ? V - 1 : 0;
+        int v0 = strcmp(variants, "all") ? V - 1 : 0; /* the consensus is the last variant (checked above) */
         free(grads); free(sal); free(vals);
         grads = dt_malloc((size_t)M * per * sizeof(float));
         sal = dt_malloc((size_t)h * w * sizeof(double));
@@ -347,8 +372,12 @@ int cmd_stimuli(int argc, char **argv)
             }
         /* recombinations: the important windows of two images side by side */
         for (int q = 0; q < nrec && nb >= 2; q++) {
-            int a = (int)(dt_splitmix(&rng) % (uint64_t)nb), b = (int)(dt_splitmix(&rng) % (uint64_t)(nb - 1));
-            b += b >= a;
+            /* the second window from another image */
+            int a = (int)(dt_splitmix(&rng) % (uint64_t)nb), nother = 0, b = -1;
+            for (int i = 0; i < nb; i++) nother += bws[i] / 100 != bws[a] / 100;
+            if (!nother) break; /* one image only */
+            for (int i = 0, r = (int)(dt_splitmix(&rng) % (uint64_t)nother); b < 0; i++)
+                if (bws[i] / 100 != bws[a] / 100 && r-- == 0) b = i;
             int ia = bws[a] / 100, ib = bws[b] / 100, qa = bws[a] % 100, qb = bws[b] % 100;
             int sya = (int)(sizes[qa] * h + 0.5), sxa = (int)(sizes[qa] * w + 0.5) / 2, syb = (int)(sizes[qb] * h + 0.5),
                 sxb = (int)(sizes[qb] * w + 0.5) / 2;
@@ -380,7 +409,7 @@ int cmd_stimuli(int argc, char **argv)
         /* the predictions are of the 8-bit pixels the PNGs hold */
         for (size_t q = 0; q < S.n * per; q++) {
             float v = S.px[q];
-            S.px[q] = (float)(uint8_t)((v < 0 ? 0 : v > 255 ? 255 : v) + 0.5f);
+            S.px[q] = (float)(uint8_t)((!(v >= 0) ? 0 : v > 255 ? 255 : v) + 0.5f);
         }
         for (size_t i0 = 0; !bad && i0 < S.n;) {
             size_t i1 = i0; /* a batch of one neuron's stimuli */

@@ -90,7 +90,8 @@ static void usage(FILE *fp)
             "      --jitter J           random roll of up to J pixels per step [%d]\n"
             "      --no-gradnorm        do not scale each step to unit RMS\n"
             "      --no-clip            do not clip pixels to 0..255\n"
-            "      --contrast SD        hold the image's standard deviation at SD pixels\n"
+            "      --contrast SD        hold the image's standard deviation at SD pixels (as\n"
+            "                           near as 0..255 allows)\n"
             "      --gray               one channel, tiled to three for the networks\n"
             "      --seed S             seed of the initial noise and the jitter [%llu]\n"
             "      --threads N          worker threads [all CPUs]\n"
@@ -135,7 +136,7 @@ static int write_png_f(const char *path, const float *x, int h, int w, int c)
     uint8_t *u = dt_malloc((size_t)h * w * c);
     if (!u) return -1;
     for (size_t i = 0; i < (size_t)h * w * c; i++) {
-        float v = x[i] < 0 ? 0 : x[i] > 255 ? 255 : x[i];
+        float v = !(x[i] >= 0) ? 0 : x[i] > 255 ? 255 : x[i]; /* NaN too: never cast */
         u[i] = (uint8_t)(v + 0.5f);
     }
     int rc = png_write(path, u, w, h, c);
@@ -263,7 +264,7 @@ int cmd_tune(int argc, char **argv)
     memset(&e, 0, sizeof e);
     dt_dataset d;
     memset(&d, 0, sizeof d);
-    char *want = NULL, *tmpdir = NULL, *pngbuf = NULL;
+    char *want = NULL, *tmpdir = NULL, *pngbuf = NULL, *rsha = NULL;
     int *mods = NULL, *jobs = NULL, *jrc = NULL, nwk = 0;
     dt_ensemble *wk = NULL;
     tune_result *res = NULL;
@@ -276,6 +277,8 @@ int cmd_tune(int argc, char **argv)
         pngdir = pngbuf;
     }
     if (ensemble_load(&e, readouts, models, threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN))) goto done;
+    /* recorded, so that stimuli and cluster can tell the same readouts */
+    if (!check && !(rsha = ensemble_files_sha256(readouts))) goto done;
     want = dt_malloc((size_t)e.m);
     mods = dt_malloc((size_t)e.nmodels * sizeof(int));
     if (!want || !mods || neuron_list(neurons, e.m, want)) goto done;
@@ -320,7 +323,7 @@ int cmd_tune(int argc, char **argv)
     size_t eP = (size_t)el->c * el->h * el->w;
     f = h5_create(of.tmp);
     if (f < 0 || h5_provenance(f, TUNE_FORMAT, TUNE_VERSION) || h5_attr_str(f, "readouts", readouts) ||
-        h5_attr_str(f, "dataset", e.dataset) || h5_attr_str(f, "consensus_rule", o.consensus ? rule : "none") ||
+        h5_attr_str(f, "readouts_sha256", rsha) || h5_attr_str(f, "dataset", e.dataset) || h5_attr_str(f, "consensus_rule", o.consensus ? rule : "none") ||
         h5_attr_str(f, "init", init) || h5_attr_f64(f, "init_sd", o.init_sd) || h5_attr_i64(f, "inits", o.inits) || h5_attr_i64(f, "steps", o.steps) ||
         h5_attr_f64v(f, "lr", 2, (double[]){o.lr, o.lr_end}) || h5_attr_f64v(f, "tv", 2, (double[]){o.tv, o.tv_beta}) ||
         h5_attr_f64v(f, "lp", 2, (double[]){o.lp, o.lp_p}) || h5_attr_f64v(f, "blur", 2, (double[]){o.blur0, o.blur1}) ||
@@ -505,7 +508,7 @@ done:
     dt_out_abort(&of);
     dt_dir_abort(tmpdir);
     for (int w = 0; w < nwk; w++) ensemble_worker_free(&wk[w]);
-    free(wk); free(jobs); free(res); free(jrc); free(jerr); free(pngbuf);
+    free(wk); free(jobs); free(res); free(jrc); free(jerr); free(pngbuf); free(rsha);
     ensemble_free(&e);
     dataset_free(&d);
     free(want); free(mods); free(nat); free(emb);

@@ -316,7 +316,7 @@ double tune_penalty(const float *x, int h, int w, int c, const tune_opts *o, dou
     for (size_t i = 0; i < (size_t)h * w * c; i++) {
         double u = (x[i] - 128.0) / 128.0;
         lp += pow(fabs(u), o->lp_p);
-        if (d && o->lp > 0) d[i] -= (float)(o->lp * o->lp_p * pow(fabs(u), o->lp_p - 1) * (u > 0 ? 1 : -1));
+        if (d && o->lp > 0 && u != 0) d[i] -= (float)(o->lp * o->lp_p * pow(fabs(u), o->lp_p - 1) * (u > 0 ? 1 : -1));
     }
     if (tv_out) *tv_out = tv;
     if (lp_out) *lp_out = lp;
@@ -329,13 +329,20 @@ static void finish_image(float *x, int h, int w, int c, const tune_opts *o, doub
     if (!o->blur_grad) tune_blur(x, h, w, c, sigma, tmp);
     if (o->clip)
         for (size_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0 : x[i] > 255 ? 255 : x[i];
-    if (o->contrast > 0) {
+    /* --contrast: scale about the mean to the standard deviation asked;
+     * clipping lowers it again, so scale and clip until it is within 0.1%
+     * (or as near as 0..255 allows in 50 rounds). */
+    for (int it = 0; o->contrast > 0 && it < 50; it++) {
         double m = 0, v = 0;
         for (size_t i = 0; i < n; i++) m += x[i];
         m /= (double)n;
         for (size_t i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
-        double sd = sqrt(v / (double)n), f = sd > 0 ? o->contrast / sd : 1;
+        double sd = sqrt(v / (double)n);
+        if (!(sd > 0) || fabs(sd - o->contrast) <= 1e-3 * o->contrast) break;
+        double f = o->contrast / sd;
         for (size_t i = 0; i < n; i++) x[i] = (float)(m + (x[i] - m) * f);
+        if (!o->clip) break;
+        for (size_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0 : x[i] > 255 ? 255 : x[i];
     }
 }
 
@@ -375,7 +382,10 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
         for (size_t i = 0; i < px; i++) {
             if (o->init == INIT_GRAY) x0[i] = 128;
             else if (o->init == INIT_NATURAL) x0[i] = natural[(size_t)k * px + i];
-            else x0[i] = (float)(128 + o->init_sd * sqrt(-2 * log(dt_unif(&s))) * cos(6.283185307179586 * dt_unif(&s)));
+            else { /* Box-Muller; the two draws in this order, whatever the compiler */
+                double u1 = dt_unif(&s), u2 = dt_unif(&s);
+                x0[i] = (float)(128 + o->init_sd * sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
+            }
         }
         finish_image(x0, h, w, c, o, 0, tmp);
     }
@@ -450,6 +460,13 @@ int tune_neuron(dt_ensemble *e, int j, const int *mods, int M, const tune_opts *
                 finish_image(x, h, w, c, o, sigma, tmp);
             }
         }
+        /* only unclipped images can run away (the l_p step is explicit) */
+        if (!o->clip)
+            for (size_t i = 0; i < (size_t)V * K * px; i++)
+                if (!isfinite(r->img[i])) {
+                    dt_seterr("an image diverged (non-finite pixels) at step %d with --no-clip; lower --lr or --lp, or clip", t + 1);
+                    goto done;
+                }
     }
     /* every final image under every model */
     for (int v = 0; v < V; v++)

@@ -73,6 +73,25 @@ for sd in (0, 10):
 print("--init-sd: initial noise of standard deviation 0 and 10 pixels, recorded")
 PY
 
+# --contrast: every image (single-model and consensus) keeps the standard
+# deviation asked, within 0.1%, inside 0..255 (scaling alone would push
+# pixels out of range at 100); 128 is more than 0..255 allows (at most
+# 127.5), so the images go as near as it allows and stay inside 0..255
+for ct in 30 100 128; do
+  $DT tune -q -m $tmp/r.h5 --neurons 0 --inits 2 --steps 20 --lr 0.1:0.02 --jitter 0 --contrast $ct -o $tmp/ct$ct.h5 2>/dev/null
+done
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, h5py, numpy as np
+for ct in (30, 100, 128):
+    T = h5py.File(f"{sys.argv[1]}/ct{ct}.h5")
+    im = T["neurons"]["0"]["images"][...].astype(np.float64)
+    sd = im.reshape(im.shape[0], im.shape[1], -1).std(2)
+    assert T.attrs["contrast"] == ct and im.shape[0] == 4, (T.attrs["contrast"], im.shape)
+    assert im.min() >= 0 and im.max() <= 255, (ct, im.min(), im.max())
+    assert (np.abs(sd / ct - 1) < 1e-3).all() if ct < 127.5 else (sd > 120).all(), (ct, sd)
+    print(f"--contrast {ct}: standard deviations {sd.min():.3f}..{sd.max():.3f}, pixels within 0..255")
+PY
+
 # 2. tune: shapes, ranges, the images beat the natural stimuli, reproducible.
 # The tiny net with random weights is far rougher per pixel than a trained
 # network on a 227-pixel input: small steps, and no jitter on 16 pixels.
@@ -138,7 +157,31 @@ for a, b in zip([r for r in rows if r["kind"] == "deeptune"], [r for r in rows i
     px = np.abs(np.fft.fft2(x - x.mean(), axes=(0, 1))) ** 2
     py = np.abs(np.fft.fft2(y - y.mean(), axes=(0, 1))) ** 2
     assert np.corrcoef(np.log(px.ravel() + 1), np.log(py.ravel() + 1))[0, 1] > 0.8
-print("stimuli:", kinds, "; manifest predictions equal predict's on the PNGs; controls keep mean, contrast and power spectrum")
+for r in rows:   # a recombination joins two different images
+    if r["kind"] == "recombination":
+        left, right = (p.split("=")[1].rsplit("/", 1)[0] for p in r["parameters"].split(";"))
+        assert left != right, r["parameters"]
+print("stimuli:", kinds, "; manifest predictions equal predict's on the PNGs; controls keep mean, contrast and power spectrum;"
+      " recombinations join two images")
+PY
+
+# recombinations always join two different images: 30 per neuron from two
+# consensus images (4 windows, a third of which share the first's image);
+# none from a run with one image per neuron
+$DT stimuli -t $tmp/t.h5 --sizes 0.5,0.75 --random 0 --recombine 30 --scrambles 0 -o $tmp/stimr 2>/dev/null
+$DT tune -q -m $tmp/r.h5 --neurons all --inits 1 --steps 2 --no-single -o $tmp/t1.h5 2>/dev/null
+$DT stimuli -t $tmp/t1.h5 --random 0 --recombine 30 --scrambles 0 -o $tmp/stim1 2>/dev/null
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, csv
+t = sys.argv[1]
+rec = [r for r in csv.DictReader(open(f"{t}/stimr/manifest.csv")) if r["kind"] == "recombination"]
+assert len(rec) == 60, len(rec)
+for r in rec:
+    left, right = (p.split("=")[1].rsplit("/", 1)[0] for p in r["parameters"].split(";"))
+    assert left != right, r["parameters"]
+one = [r for r in csv.DictReader(open(f"{t}/stim1/manifest.csv")) if r["kind"] == "recombination"]
+assert not one, one
+print("stimuli: 60 recombinations, each of two different images; none with one image per neuron")
 PY
 
 # 4. bad input
@@ -151,6 +194,18 @@ expect_fail rule-bad "--consensus" -- $DT tune -m $tmp/r.h5 --neurons 0 --consen
 expect_fail stimuli-not-tune "not a deeptune tune file" -- $DT stimuli -t $tmp/r.h5 -o $tmp/s2
 expect_fail stimuli-sizes "--sizes 0,2" -- $DT stimuli -t $tmp/t.h5 --sizes 0,2 -o $tmp/s2
 expect_fail stimuli-exists "already exists" -- $DT stimuli -t $tmp/t.h5 -o $tmp/stim
+# stimuli and cluster need the readouts the tune run was made with, and
+# stimuli a consensus unless --variants all
+$DT tune -q -m $tmp/r.h5 --neurons 0 --inits 1 --steps 2 --consensus none -o $tmp/tn.h5 2>/dev/null
+expect_fail stimuli-no-consensus "made no consensus images (--consensus none); pass --variants all" -- $DT stimuli -t $tmp/tn.h5 -o $tmp/s2
+cp $tmp/r.h5 $tmp/rc.h5
+$DT tune -q -m $tmp/rc.h5 --neurons all --inits 1 --steps 2 -o $tmp/tc.h5 2>/dev/null
+/usr/bin/python3 -c "import h5py; f = h5py.File('$tmp/rc.h5', 'a'); w = f['models/tiny:cat:ridge/weights']; w[0, 0] += 1"
+expect_fail stimuli-readouts-changed "rc.h5 has changed since the tune run" -- $DT stimuli -t $tmp/tc.h5 -o $tmp/s2
+expect_fail cluster-readouts-changed "rc.h5 has changed since the tune run" -- $DT cluster -t $tmp/tc.h5 --embed weights -o $tmp/c2.h5
+# an unclipped image that runs away is an error, not NaN pixels in the output
+expect_fail no-clip-diverges "diverged (non-finite pixels)" -- $DT tune -m $tmp/r.h5 --neurons 0 --inits 1 --steps 10 --no-clip --lp 100:6 --lr 50 --init-sd 60 -o $tmp/t.h5 --force
+[ ! -e $tmp/s2 ] && [ ! -e $tmp/c2.h5 ] || { echo "FAIL stimuli or cluster left output behind"; fails=$((fails + 1)); }
 expect_fail model-bad "no model 'nope'" -- $DT tune -m $tmp/r.h5 --models nope --neurons 0 -o $tmp/t.h5 --force
 $DT import -q -i $tmp/img20 -r $tmp/zero20.npy -o $tmp/d20.h5 2>/dev/null
 /usr/bin/python3 -c "import numpy as np; np.save('$tmp/r20.npy', np.random.default_rng(1).normal(size=(60, 2)))"
@@ -158,6 +213,13 @@ $DT import -q -i $tmp/img20 -r $tmp/r20.npy -o $tmp/d20.h5 --force 2>/dev/null
 $DT features -q -d $tmp/d20.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/f20.h5 2>/dev/null
 $DT fit -q -d $tmp/d20.h5 -f $tmp/f20.h5 --layer cat -o $tmp/r20.h5 2>/dev/null
 expect_fail other-dataset "a consensus needs one session" -- $DT tune -m $tmp/r.h5,$tmp/r20.h5 --neurons 0 -o $tmp/t.h5 --force
+# a tune file without readouts_sha256 (older versions) pointing at readouts
+# of another session: stimuli refuses them by dataset
+$DT tune -q -m $tmp/r.h5 --models tiny:cat:ridge --neurons all --inits 1 --steps 2 -o $tmp/told.h5 2>/dev/null
+/usr/bin/python3 -c "
+import h5py; f = h5py.File('$tmp/told.h5', 'a')
+del f.attrs['readouts_sha256']; f.attrs['readouts'] = '$tmp/r20.h5'"
+expect_fail stimuli-other-session "made from dataset $tmp/d.h5, but $tmp/r20.h5 was fitted on $tmp/d20.h5" -- $DT stimuli -t $tmp/told.h5 -o $tmp/s2
 # the models share their weights and features files, each verified once: a
 # later model recording another sha256 for the same features file is still
 # refused, by name

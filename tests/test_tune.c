@@ -140,6 +140,20 @@ static void penalty(void)
         CHECK(worst < 1e-3, "beta %g: regulariser gradient differs from central differences by %.2g", o.tv_beta, worst);
         printf("  regularisers (TV beta %.1f, l_6): gradients vs central differences %.1e\n", o.tv_beta, worst);
     }
+    /* l_1 at mid-gray: the kink's subgradient 0, not a push to one side */
+    {
+        tune_opts o;
+        tune_opts_default(&o);
+        o.tv = 0;
+        o.lp = 1;
+        o.lp_p = 1;
+        for (size_t i = 0; i < n; i++) x[i] = i % 2 ? 128 : 100;
+        memset(d, 0, n * sizeof(float));
+        tune_penalty(x, h, w, c, &o, NULL, NULL, d);
+        int ok = 1;
+        for (size_t i = 0; i < n; i++) ok &= i % 2 ? d[i] == 0 : d[i] == 1;
+        CHECK(ok, "l_1: no step at mid-gray, +1 below it");
+    }
     free(x);
     free(d);
 }
