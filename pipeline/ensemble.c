@@ -237,24 +237,20 @@ char *ensemble_files_sha256(const char *files)
 int ensemble_check_files(const char *tune, const char *files, const char *recorded)
 {
     if (!recorded) return 0;
-    char *now = ensemble_files_sha256(files);
-    if (!now) return dt_preerr("%s: its readouts %s", tune, files);
+    char *list = dt_strdup(files), *save = NULL;
+    if (!list) return -1;
+    size_t lr = strlen(recorded), i = 0;
     int rc = 0;
-    if (strcmp(now, recorded)) {
-        /* name the first file that differs */
-        char *list = dt_strdup(files), *save = NULL;
-        const char *a = now, *b = "", *bad = files;
-        size_t lr = strlen(recorded), i = 0;
-        for (char *file = list ? strtok_r(list, ",", &save) : NULL; file; file = strtok_r(NULL, ",", &save), i++) {
-            a = now + 65 * i;
-            b = 65 * i + 64 <= lr ? recorded + 65 * i : "";
-            if (strncmp(a, b, 64)) { bad = file; break; }
-        }
-        rc = dt_seterr("%s: the readouts file %s has changed since the tune run (sha256 %.12s..., recorded %.12s...); "
-                       "use the readouts it was made with, or run deeptune tune again", tune, bad, a, b);
-        free(list);
+    /* file i against the i-th recorded sha256 */
+    for (char *file = strtok_r(list, ",", &save); file && !rc; file = strtok_r(NULL, ",", &save), i++) {
+        char hex[65];
+        const char *want = 65 * i + 64 <= lr ? recorded + 65 * i : "";
+        if (dt_sha256_file(file, hex)) rc = dt_preerr("%s: its readouts", tune);
+        else if (strncmp(hex, want, 64))
+            rc = dt_seterr("%s: the readouts file %s has changed since the tune run (sha256 %.12s..., recorded %.12s...); "
+                           "use the readouts it was made with, or run deeptune tune again", tune, file, hex, want);
     }
-    free(now);
+    free(list);
     return rc;
 }
 
