@@ -3,8 +3,9 @@
  *
  * Data layout everywhere: (C, K, H, W), "lanes inside channels".  K lanes are
  * independent images in a forward pass, or independent upstream gradients in
- * a backward pass; putting them inside the channel dimension makes every
- * convolution one GEMM over all lanes: (Cout x Cin*kh*kw) * (Cin*kh*kw x K*H*W).
+ * a backward pass.  A convolution is a GEMM (Cout x Cin*kh*kw) * (Cin*kh*kw x
+ * H*W) per lane, cut into fixed units (kernels.inc) so that no result
+ * depends on the number of lanes or threads.
  *
  * Conventions (llm.c style): outputs first, const inputs next, sizes last.
  * Forward kernels overwrite their outputs and save what backward needs in
@@ -37,13 +38,10 @@ typedef struct {
  * for pooling drops a last window that would start in the right padding. */
 int dt_conv_out(int in, int k, int s, int p);
 int dt_pool_out(int in, int k, int s, int p, int ceil_mode);
-/* im2col buffer size (elements) for K lanes; 0 when the conv is 1x1/s1/p0.
- * The serial conv_forward/backward need only conv_chunk_col_size_f32/f64():
- * they go one lane and one cache-sized block of output rows at a time. */
-size_t dt_conv_col_size(const dt_conv_shape *s, int K);
-
-/* Runs fn(ctx, i) for i = 0..n-1, in parallel. */
-typedef void (*dt_parfor)(int n, void (*fn)(void *ctx, int i), void *ctx);
+/* Runs fn(ctx, u, t) for every unit u = 0..n-1 on at most nt threads; t
+ * (0 <= t < nt) names the thread, for per-thread scratch.  Which thread runs
+ * a unit must never change what the unit computes. */
+typedef void (*dt_parfor)(int nt, int n, void (*fn)(void *ctx, int u, int t), void *ctx);
 
 
 /* the LRN backward's window sums run in blocks of LRN_BLOCK positions (L1) */
@@ -51,17 +49,18 @@ typedef void (*dt_parfor)(int n, void (*fn)(void *ctx, int i), void *ctx);
 static inline size_t lrn_backward_scratch(int n, int K, size_t hw) { return (size_t)n * K * hw + LRN_BLOCK; }
 
 #define DT_DECLARE_KERNELS(T, S)                                                                       \
-    /* out (cout, K, ho, wo); in (cin, K, h, w); w (cout, cin/groups, kh, kw); b (cout) or NULL;     \
-     * lanes go through im2col Kc at a time; col holds dt_conv_col_size(s, Kc) elements */          \
-    void conv_forward_##S(T *out, const T *in, const T *w, const T *b, const dt_conv_shape *s, int K, int Kc, T *col); \
-    /* the same, split over nt threads by pf (for one image or a few lanes) */                    \
-    void conv_forward_par_##S(T *out, const T *in, const T *w, const T *b, const dt_conv_shape *s, int K, int Kc, T *col, \
-                              int nt, dt_parfor pf);                                                  \
-    void conv_backward_par_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K, int Kc, T *col, int nt, \
+    /* out (cout, K, ho, wo); in (cin, K, h, w); w (cout, cin/groups, kh, kw); b (cout) or NULL.    \
+     * Computed in fixed units (one lane, a block of output rows, a block of channels; see         \
+     * kernels.inc), so results do not depend on K, on the thread count or on the path taken.     \
+     * col: conv_scratch(s, 1) elements serially, conv_scratch(s, nt) on nt threads */              \
+    size_t conv_scratch_##S(const dt_conv_shape *s, int nt);                                         \
+    void conv_forward_##S(T *out, const T *in, const T *w, const T *b, const dt_conv_shape *s, int K, T *col); \
+    void conv_forward_par_##S(T *out, const T *in, const T *w, const T *b, const dt_conv_shape *s, int K, T *col, int nt, \
+                              dt_parfor pf);                                                          \
+    void conv_backward_par_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K, T *col, int nt, \
                                dt_parfor pf, int acc);                                                \
-    size_t conv_chunk_col_size_##S(const dt_conv_shape *s);                                         \
     void conv_forward_naive_##S(T *out, const T *in, const T *w, const T *b, const dt_conv_shape *s, int K); \
-    void conv_backward_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K, int Kc, T *col, int acc); \
+    void conv_backward_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K, T *col, int acc); \
     void conv_backward_naive_##S(T *din, const T *dout, const T *w, const dt_conv_shape *s, int K);   \
     void relu_forward_##S(T *out, const T *in, size_t n);                                            \
     /* out: forward output (c, Kf, hw); acc = 0 assigns din instead of adding */                     \
@@ -83,7 +82,7 @@ static inline size_t lrn_backward_scratch(int n, int K, size_t hw) { return (siz
     void lrn_backward_##S(T *din, const T *dout, const T *in, const T *aux, int c, int Kf, int K, size_t hw, int n, \
                           T alpha, T beta, int acc, int relu, T *ring);                               \
     /* fully connected: in (c, K, hw) flattened per lane in (c, hw) order; w (nout, c*hw);          \
-     * out (nout, K); scratch of c*hw*K elements */                                                  \
+     * out (nout, K); scratch of c*hw + nout elements */                                                  \
     void fc_forward_##S(T *out, const T *in, const T *w, const T *b, int nout, int c, size_t hw, int K, T *scratch); \
     void fc_backward_##S(T *din, const T *dout, const T *w, int nout, int c, size_t hw, int K, T *scratch); \
     /* softmax over channels at each (lane, position) */                                            \

@@ -12,6 +12,7 @@
 #define SQRT sqrtf
 #define POW powf
 #define GEMM cblas_sgemm
+#define GEMV cblas_sgemv
 /* Hot loops are compiled for AVX-512, AVX2 and the baseline, picked at run
  * time (util.h), so one binary is fast everywhere. */
 #define VEC DT_VEC
@@ -27,10 +28,4 @@ int dt_pool_out(int in, int k, int s, int p, int ceil_mode)
      * input or its left padding. */
     if (p > 0 && (o - 1) * s >= in + p) o--;
     return o;
-}
-
-size_t dt_conv_col_size(const dt_conv_shape *s, int K)
-{
-    if (s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 && s->pw == 0) return 0;
-    return (size_t)(s->cin / s->groups) * s->kh * s->kw * (size_t)K * s->ho * s->wo;
 }

@@ -12,6 +12,7 @@
 #define SQRT sqrt
 #define POW pow
 #define GEMM cblas_dgemm
+#define GEMV cblas_dgemv
 /* Hot loops are compiled for AVX-512, AVX2 and the baseline, picked at run
  * time (util.h), so one binary is fast everywhere. */
 #define VEC DT_VEC

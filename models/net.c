@@ -12,9 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Upper bound for one im2col buffer; convolutions over many lanes go through
- * im2col in chunks of lanes that fit. */
-#define COL_CAP ((size_t)2 << 20) /* elements (8 MB): lane chunks stay in cache */
 
 void net_free(dt_net *net)
 {
@@ -380,28 +377,22 @@ done:
 
 static size_t layer_size(const dt_layer *l, int K) { return (size_t)l->c * (size_t)K * (size_t)l->h * (size_t)l->w; }
 
-/* Lanes per im2col chunk for the thread-split convolutions, and the scratch
- * either path needs (the serial path uses one cache-sized block). */
-static int conv_chunk(const dt_layer *l, int K, size_t *need)
+/* Scratch a layer needs on nt threads: the convolution's im2col blocks, the
+ * fully connected layer's gathered lane, the LRN backward's ring. */
+static size_t layer_scratch(const dt_net *net, const dt_layer *l, int K, int nt, int backward)
 {
-    size_t per = dt_conv_col_size(&l->cs, 1);
-    int kc = K;
-    if (per && per * (size_t)K > COL_CAP) kc = (int)(COL_CAP / per) > 0 ? (int)(COL_CAP / per) : 1;
-    *need = per * (size_t)kc;
-    size_t serial = per ? conv_chunk_col_size_f32(&l->cs) : 0;
-    if (serial > *need) *need = serial;
-    return kc;
+    if (l->kind == L_CONV) return conv_scratch_f32(&l->cs, nt);
+    if (l->kind == L_FC) return layer_size(&net->L[l->in[0]], 1) + (size_t)l->out;
+    if (backward && l->kind == L_LRN) return lrn_backward_scratch(l->lrn_n, K, (size_t)l->h * l->w);
+    return 0;
 }
 
-static size_t scratch_need(const dt_net *net, int K, const uint8_t *need)
+static size_t scratch_need(const dt_net *net, int K, int nt, const uint8_t *need)
 {
     size_t s = 0;
     for (int i = 0; i < net->n; i++) {
         if (need && !need[i]) continue;
-        const dt_layer *l = &net->L[i];
-        size_t x = 0;
-        if (l->kind == L_CONV) conv_chunk(l, K, &x);
-        if (l->kind == L_FC) x = layer_size(&net->L[l->in[0]], K);
+        size_t x = layer_scratch(net, &net->L[i], K, nt, 0);
         s = x > s ? x : s;
     }
     return s;
@@ -420,6 +411,7 @@ void state_free(dt_state *st, const dt_net *net)
     free(st->argmax);
     free(st->aux);
     free(st->scratch);
+    free(st->need);
     memset(st, 0, sizeof *st);
 }
 
@@ -444,9 +436,12 @@ int state_alloc(dt_state *st, const dt_net *net, int K, const uint8_t *need)
         if (l->kind == L_MAXPOOL && !(st->argmax[i] = malloc(layer_size(l, K) * sizeof(int32_t)))) goto oom;
         if (l->kind == L_LRN && !(st->aux[i] = malloc(2 * layer_size(l, K) * sizeof(float)))) goto oom;
     }
-    st->nscratch = scratch_need(net, K, need);
+    st->nscratch = scratch_need(net, K, 1, need);
     st->scratch = malloc((st->nscratch ? st->nscratch : 1) * sizeof(float));
     if (!st->scratch) goto oom;
+    st->need = dt_malloc((size_t)net->n);
+    if (!st->need) goto oom;
+    for (int i = 0; i < net->n; i++) st->need[i] = !need || need[i];
     return 0;
 oom:
     st->out && (state_free(st, net), 0);
@@ -491,6 +486,15 @@ static void fwd_part_run(void *ctx, int t)
 int net_forward(const dt_net *net, dt_state *st, const float *in)
 {
     int K = st->K;
+    /* the threaded convolutions need a scratch block per thread */
+    size_t sn = scratch_need(net, K, st->nthreads, st->need);
+    if (sn > st->nscratch) {
+        float *p = malloc(sn * sizeof(float));
+        if (!p) return dt_seterr("out of memory for %zu MB of convolution scratch on %d threads (use fewer --threads)", sn * sizeof(float) >> 20, st->nthreads);
+        free(st->scratch);
+        st->scratch = p;
+        st->nscratch = sn;
+    }
     for (int i = 0; i < net->n; i++) {
         const dt_layer *l = &net->L[i];
         if (!st->out[i] && !st->alias[i]) continue;
@@ -506,13 +510,10 @@ int net_forward(const dt_net *net, dt_state *st, const float *in)
         }
         switch (l->kind) {
         case L_INPUT: memcpy(y, in, layer_size(l, K) * sizeof(float)); break;
-        case L_CONV: {
-            size_t dummy;
-            int kc = conv_chunk(l, K, &dummy);
-            if (st->nthreads > 1) conv_forward_par_f32(y, x, l->W, l->b, &l->cs, K, kc, st->scratch, st->nthreads, dt_parallel);
-            else conv_forward_f32(y, x, l->W, l->b, &l->cs, K, kc, st->scratch);
+        case L_CONV:
+            if (st->nthreads > 1) conv_forward_par_f32(y, x, l->W, l->b, &l->cs, K, st->scratch, st->nthreads, dt_parallel_units);
+            else conv_forward_f32(y, x, l->W, l->b, &l->cs, K, st->scratch);
             break;
-        }
         case L_RELU: relu_forward_f32(y, x, layer_size(l, K)); break;
         case L_MAXPOOL: maxpool_forward_f32(y, st->argmax[i], x, &l->ps, K); break;
         case L_AVGPOOL: avgpool_forward_f32(y, x, &l->ps, K); break;
@@ -611,12 +612,8 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
     free(writers);
     size_t sn = 0;
     for (int i = 1; i <= t; i++) {
-        const dt_layer *l = &net->L[i];
         if (!need[i]) continue;
-        size_t x = 0;
-        if (l->kind == L_CONV) conv_chunk(l, K, &x);
-        if (l->kind == L_FC) x = layer_size(&net->L[l->in[0]], K);
-        if (l->kind == L_LRN) x = lrn_backward_scratch(l->lrn_n, K, (size_t)l->h * l->w);
+        size_t x = layer_scratch(net, &net->L[i], K, ws->nthreads, 1);
         sn = x > sn ? x : sn;
     }
     if (ws->nscratch < sn) {
@@ -648,11 +645,9 @@ static int backward_one(const dt_net *net, const dt_state *st, int t, const floa
         size_t hw = (size_t)l->h * l->w;
         switch (l->kind) {
         case L_CONV: {
-            size_t dummy;
-            int kc = conv_chunk(l, K, &dummy);
             int acc = !assign[l->in[0]];
-            if (ws->nthreads > 1) conv_backward_par_f32(gx, gy, l->W, &l->cs, K, kc, ws->scratch, ws->nthreads, dt_parallel, acc);
-            else conv_backward_f32(gx, gy, l->W, &l->cs, K, kc, ws->scratch, acc);
+            if (ws->nthreads > 1) conv_backward_par_f32(gx, gy, l->W, &l->cs, K, ws->scratch, ws->nthreads, dt_parallel_units, acc);
+            else conv_backward_f32(gx, gy, l->W, &l->cs, K, ws->scratch, acc);
             break;
         }
         case L_RELU:

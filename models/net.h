@@ -86,6 +86,7 @@ typedef struct {
     float *scratch;               /* im2col / fc gather, shared by layers */
     size_t nscratch;
     int nthreads;                 /* > 1: split each convolution over threads (set by the caller) */
+    uint8_t *need;                /* layers computed (from state_alloc) */
 } dt_state;
 
 /* Allocate a forward state for K lanes computing the layers in need[]

@@ -75,7 +75,8 @@ typedef struct {
 
 /* Reserve a temporary name next to `path` (the file is created empty, which
  * also proves the directory is writable).  Fails if `path` exists and
- * `force` is 0. */
+ * `force` is 0.  First removes the stale temporaries of `path` that killed
+ * runs left (dt_remove_stale). */
 int dt_out_begin(dt_outfile *o, const char *path, int force);
 int dt_out_commit(dt_outfile *o);   /* rename tmp -> path, free names */
 void dt_out_abort(dt_outfile *o);   /* unlink tmp, free names; NULL-safe */
@@ -92,6 +93,12 @@ void dt_sha256(const void *data, size_t n, uint8_t out[32]);
 
 /* Run fn(ctx, i) for i = 0..n-1 on n threads (the caller is thread 0). */
 void dt_parallel(int n, void (*fn)(void *ctx, int i), void *ctx);
+/* Run fn(ctx, u, t) for units u = 0..n-1 on min(nt, n) threads; t names the
+ * thread (0 <= t < nt), for per-thread scratch (threads.c). */
+void dt_parallel_units(int nt, int n, void (*fn)(void *ctx, int u, int t), void *ctx);
+/* Default thread count: OMP_NUM_THREADS if set, else the CPUs in this
+ * process's affinity mask (taskset, cgroups, SLURM), at most 256. */
+int dt_default_threads(void);
 
 /* SplitMix64 (Steele, Lea & Flood 2014): the seeded generator behind every
  * split, fold, resample, jitter and noise image; dt_unif is in (0, 1). */
@@ -124,6 +131,17 @@ int dt_pending_dir(const char *tmp, int add);
  * existing directory unless force (the message names the option `what`),
  * and create the temporary directory *tmp next to it.  Both malloc'd. */
 int dt_dir_begin(const char *path, int force, const char *what, char **final, char **tmp);
+
+/* Temporary names (outdir.c).  Every temporary output file or directory of
+ * `path` is named "<path>.tmp.<host>.<pid>.XXXXXX" (host: the first label of
+ * this machine's name); dt_tmp_template returns that template, malloc'd,
+ * for mkstemp/mkdtemp.  A run ended by SIGKILL cannot remove its own, so
+ * dt_remove_stale(path, dirs) removes the regular files (dirs = 0) or
+ * directory trees (dirs = 1) of exactly that pattern made on this machine
+ * by a process that no longer exists (kill(pid, 0) fails with ESRCH);
+ * those of this process or of a live one are left alone. */
+char *dt_tmp_template(const char *path);
+void dt_remove_stale(const char *path, int dirs);
 
 /* Read a whole file into a malloc'd buffer (caller frees). */
 int dt_read_file(const char *path, uint8_t **buf, size_t *n);

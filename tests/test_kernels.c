@@ -10,6 +10,7 @@
  * crosses a non-differentiable point. */
 #include "harness.h"
 #include "kernels.h"
+#include "util.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -72,9 +73,9 @@ static void fd_check(const char *name, fwd_fn f, bwd_fn b, void *ctx, double *x,
     free(y);
 }
 
-static void serial_for(int n, void (*fn)(void *, int), void *ctx)
+static void serial_for(int nt, int n, void (*fn)(void *, int, int), void *ctx)
 {
-    for (int i = n - 1; i >= 0; i--) fn(ctx, i); /* any order must do */
+    for (int u = n - 1; u >= 0; u--) fn(ctx, u, u % nt); /* any order and any thread must do */
 }
 
 /* The assigning form (acc = 0) of a backward equals accumulating into
@@ -93,56 +94,97 @@ static void check_assign(const char *name, size_t n, void (*run)(double *dx, int
 }
 
 /* ---- conv ---- */
-typedef struct { dt_conv_shape s; double *w, *b; int K, Kc; double *col; } conv_ctx;
+typedef struct { dt_conv_shape s; double *w, *b; int K; double *col; } conv_ctx;
 static void conv_f(double *y, const double *x, void *c)
 {
     conv_ctx *t = c;
-    conv_forward_f64(y, x, t->w, t->b, &t->s, t->K, t->Kc, t->col);
+    conv_forward_f64(y, x, t->w, t->b, &t->s, t->K, t->col);
 }
 static void conv_b(double *dx, const double *dy, void *c)
 {
     conv_ctx *t = c;
-    conv_backward_f64(dx, dy, t->w, &t->s, t->K, t->Kc, t->col, 1);
+    conv_backward_f64(dx, dy, t->w, &t->s, t->K, t->col, 1);
 }
 
 static const double *conv_dy;
 static void conv_assign(double *dx, int acc, void *c)
 {
     conv_ctx *t = c;
-    conv_backward_f64(dx, conv_dy, t->w, &t->s, t->K, t->Kc, t->col, acc);
+    conv_backward_f64(dx, conv_dy, t->w, &t->s, t->K, t->col, acc);
 }
 static void conv_assign_par(double *dx, int acc, void *c)
 {
     conv_ctx *t = c;
-    conv_backward_par_f64(dx, conv_dy, t->w, &t->s, t->K, t->Kc, t->col, 3, serial_for, acc);
+    conv_backward_par_f64(dx, conv_dy, t->w, &t->s, t->K, t->col, 3, serial_for, acc);
 }
 
-static void test_conv(int cin, int h, int w, int cout, int k, int s, int p, int g, int K, int Kc)
+/* The float engine's convolutions are bit-identical whatever the number of
+ * threads (1, 2, 3, 5, really run on threads) and whether a lane runs alone
+ * or with others: every element is computed by the same units (kernels.inc),
+ * so the BLAS kernel's blocking (which rounds edge tiles differently on
+ * OpenBLAS's Haswell, Zen and Prescott kernels) cannot change a result.  y1
+ * is the serial forward of all K lanes. */
+static void conv_float_determinism(const char *name, const dt_conv_shape *s, int K, const float *x, const float *w, const float *b,
+                                   const float *y1, float *col)
+{
+    size_t hw = (size_t)s->h * s->w, ohw = (size_t)s->ho * s->wo, nx = (size_t)s->cin * K * hw, ny = (size_t)s->cout * K * ohw;
+    float *y = malloc(ny * sizeof(float)), *dy = malloc(ny * sizeof(float)), *dx1 = malloc(nx * sizeof(float)),
+          *dx = malloc(nx * sizeof(float));
+    for (size_t i = 0; i < ny; i++) dy[i] = (float)sin(0.37 * (double)i + 0.1);
+    conv_backward_f32(dx1, dy, w, s, K, col, 0);
+    int bad = 0;
+    const int nts[] = {2, 3, 5};
+    for (int i = 0; i < 3; i++) {
+        float *c = malloc((conv_scratch_f32(s, nts[i]) + 1) * sizeof(float));
+        conv_forward_par_f32(y, x, w, b, s, K, c, nts[i], dt_parallel_units);
+        bad += memcmp(y, y1, ny * sizeof(float)) != 0;
+        conv_backward_par_f32(dx, dy, w, s, K, c, nts[i], dt_parallel_units, 0);
+        bad += memcmp(dx, dx1, nx * sizeof(float)) != 0;
+        free(c);
+    }
+    CHECK(bad == 0, "%s: float results on 2, 3, 5 threads not bit-identical to the serial ones (%d differ)", name, bad);
+    /* the last lane alone */
+    if (K > 1) {
+        float *x1 = malloc((size_t)s->cin * hw * sizeof(float)), *dy1 = malloc((size_t)s->cout * ohw * sizeof(float));
+        for (int c = 0; c < s->cin; c++) memcpy(x1 + c * hw, x + ((size_t)c * K + K - 1) * hw, hw * sizeof(float));
+        for (int c = 0; c < s->cout; c++) memcpy(dy1 + c * ohw, dy + ((size_t)c * K + K - 1) * ohw, ohw * sizeof(float));
+        conv_forward_f32(y, x1, w, b, s, 1, col);
+        conv_backward_f32(dx, dy1, w, s, 1, col, 0);
+        int lb = 0;
+        for (int c = 0; c < s->cout; c++) lb += memcmp(y + c * ohw, y1 + ((size_t)c * K + K - 1) * ohw, ohw * sizeof(float)) != 0;
+        for (int c = 0; c < s->cin; c++) lb += memcmp(dx + c * hw, dx1 + ((size_t)c * K + K - 1) * hw, hw * sizeof(float)) != 0;
+        CHECK(lb == 0, "%s: a lane run alone differs from the same lane run with %d others (%d planes)", name, K - 1, lb);
+        free(x1);
+        free(dy1);
+    }
+    free(y); free(dy); free(dx1); free(dx);
+}
+
+static void test_conv(int cin, int h, int w, int cout, int k, int s, int p, int g, int K)
 {
     conv_ctx t;
     t.s = (dt_conv_shape){cin, h, w, cout, dt_conv_out(h, k, s, p), dt_conv_out(w, k, s, p), k, k, s, s, p, p, g};
     t.K = K;
-    t.Kc = Kc;
     size_t nx = (size_t)cin * K * h * w, ny = (size_t)cout * K * t.s.ho * t.s.wo, nw = (size_t)cout * (cin / g) * k * k;
     double *x = malloc(nx * sizeof(double)), *y1 = malloc(ny * sizeof(double)), *y2 = malloc(ny * sizeof(double));
     t.w = malloc(nw * sizeof(double));
     t.b = malloc(cout * sizeof(double));
-    t.col = malloc((dt_conv_col_size(&t.s, Kc) + 1) * sizeof(double));
+    t.col = malloc((conv_scratch_f64(&t.s, 3) + 1) * sizeof(double));
     fill(x, nx);
     fill(t.w, nw);
     fill(t.b, cout);
     char name[128];
-    snprintf(name, sizeof name, "conv %dx%dx%d k%d s%d p%d g%d K%d/%d", cin, h, w, k, s, p, g, K, Kc);
+    snprintf(name, sizeof name, "conv %dx%dx%d k%d s%d p%d g%d K%d", cin, h, w, k, s, p, g, K);
     /* fast vs naive, forward and backward, in double: same arithmetic up
      * to summation order */
-    conv_forward_f64(y1, x, t.w, t.b, &t.s, K, Kc, t.col);
+    conv_forward_f64(y1, x, t.w, t.b, &t.s, K, t.col);
     conv_forward_naive_f64(y2, x, t.w, t.b, &t.s, K);
     double e = 0;
     for (size_t i = 0; i < ny; i++) e = fmax(e, fabs(y1[i] - y2[i]));
     CHECK(e < 1e-12, "%s: fast vs naive forward %.3g", name, e);
     double *dy = malloc(ny * sizeof(double)), *dx1 = calloc(nx, sizeof(double)), *dx2 = calloc(nx, sizeof(double));
     fill(dy, ny);
-    conv_backward_f64(dx1, dy, t.w, &t.s, K, Kc, t.col, 1);
+    conv_backward_f64(dx1, dy, t.w, &t.s, K, t.col, 1);
     conv_backward_naive_f64(dx2, dy, t.w, &t.s, K);
     e = 0;
     for (size_t i = 0; i < nx; i++) e = fmax(e, fabs(dx1[i] - dx2[i]));
@@ -150,22 +192,23 @@ static void test_conv(int cin, int h, int w, int cout, int k, int s, int p, int 
     /* float fast path vs naive: float rounding of sums of O(1) terms:
      * 1e-5 absolute per 100 terms (conv1-like kernels sum 363) */
     float *xf = malloc(nx * sizeof(float)), *wf = malloc(nw * sizeof(float)), *bf = malloc(cout * sizeof(float));
-    float *yf1 = malloc(ny * sizeof(float)), *yf2 = malloc(ny * sizeof(float)), *colf = malloc((dt_conv_col_size(&t.s, Kc) + 1) * sizeof(float));
+    float *yf1 = malloc(ny * sizeof(float)), *yf2 = malloc(ny * sizeof(float)), *colf = malloc((conv_scratch_f32(&t.s, 5) + 1) * sizeof(float));
     for (size_t i = 0; i < nx; i++) xf[i] = (float)x[i];
     for (size_t i = 0; i < nw; i++) wf[i] = (float)t.w[i];
     for (int i = 0; i < cout; i++) bf[i] = (float)t.b[i];
-    conv_forward_f32(yf1, xf, wf, bf, &t.s, K, Kc, colf);
+    conv_forward_f32(yf1, xf, wf, bf, &t.s, K, colf);
     conv_forward_naive_f32(yf2, xf, wf, bf, &t.s, K);
     e = 0;
     for (size_t i = 0; i < ny; i++) e = fmax(e, fabs(yf1[i] - yf2[i]));
     double ftol = 1e-5 * fmax(1, (cin / g) * k * k / 100.0);
     CHECK(e < ftol, "%s: float fast vs naive forward %.3g (tolerance %.2g)", name, e, ftol);
+    conv_float_determinism(name, &t.s, K, xf, wf, bf, yf1, colf);
     free(xf); free(wf); free(bf); free(yf1); free(yf2); free(colf);
     /* the thread-split versions (run here by a serial parallel-for over 3
      * parts) compute the same sums in the same order per element */
     double *y3 = malloc(ny * sizeof(double)), *dx3 = calloc(nx, sizeof(double));
-    conv_forward_par_f64(y3, x, t.w, t.b, &t.s, K, Kc, t.col, 3, serial_for);
-    conv_backward_par_f64(dx3, dy, t.w, &t.s, K, Kc, t.col, 3, serial_for, 1);
+    conv_forward_par_f64(y3, x, t.w, t.b, &t.s, K, t.col, 3, serial_for);
+    conv_backward_par_f64(dx3, dy, t.w, &t.s, K, t.col, 3, serial_for, 1);
     e = 0;
     for (size_t i = 0; i < ny; i++) e = fmax(e, fabs(y3[i] - y1[i]));
     for (size_t i = 0; i < nx; i++) e = fmax(e, fabs(dx3[i] - dx1[i]));
@@ -374,7 +417,7 @@ static void test_fc(int c, size_t hw, int nout, int K)
     double *x = malloc(nx * sizeof(double));
     t.w = malloc(nw * sizeof(double));
     t.b = malloc(nout * sizeof(double));
-    t.scratch = malloc(nx * sizeof(double));
+    t.scratch = malloc(((size_t)c * hw + nout) * sizeof(double));
     fill(x, nx);
     fill(t.w, nw);
     fill(t.b, nout);
@@ -393,6 +436,29 @@ static void test_fc(int c, size_t hw, int nout, int K)
     char name[64];
     snprintf(name, sizeof name, "fc %dx%zu -> %d K=%d", c, hw, nout, K);
     fd_check(name, fc_f, fc_b, &t, x, nx, (size_t)nout * K, K, K, hw, 1, c, nout);
+    /* float: each lane alone gives bit-identical outputs and gradients */
+    {
+        size_t nw2 = (size_t)nout * c * hw, per = (size_t)c * hw;
+        float *xf = malloc(nx * sizeof(float)), *wf = malloc(nw2 * sizeof(float)), *bf = malloc(nout * sizeof(float)),
+              *yf = malloc((size_t)nout * K * sizeof(float)), *dxf = calloc(nx, sizeof(float)), *sc = malloc((per + nout) * sizeof(float)),
+              *x1 = malloc(per * sizeof(float)), *y1 = malloc(nout * sizeof(float)), *d1 = calloc(per, sizeof(float));
+        for (size_t i = 0; i < nx; i++) xf[i] = (float)x[i];
+        for (size_t i = 0; i < nw2; i++) wf[i] = (float)t.w[i];
+        for (int i = 0; i < nout; i++) bf[i] = (float)t.b[i];
+        fc_forward_f32(yf, xf, wf, bf, nout, c, hw, K, sc);
+        fc_backward_f32(dxf, yf, wf, nout, c, hw, K, sc);
+        int bad = 0;
+        for (int k = 0; k < K; k++) {
+            for (int ch = 0; ch < c; ch++) memcpy(x1 + ch * hw, xf + ((size_t)ch * K + k) * hw, hw * sizeof(float));
+            fc_forward_f32(y1, x1, wf, bf, nout, c, hw, 1, sc);
+            for (int o = 0; o < nout; o++) bad += y1[o] != yf[(size_t)o * K + k];
+            memset(d1, 0, per * sizeof(float));
+            fc_backward_f32(d1, y1, wf, nout, c, hw, 1, sc);
+            for (int ch = 0; ch < c; ch++) bad += memcmp(d1 + ch * hw, dxf + ((size_t)ch * K + k) * hw, hw * sizeof(float)) != 0;
+        }
+        CHECK(bad == 0, "%s: a lane alone differs from the same lane among %d (%d values)", name, K, bad);
+        free(xf); free(wf); free(bf); free(yf); free(dxf); free(sc); free(x1); free(y1); free(d1);
+    }
     free(x); free(y); free(t.w); free(t.b); free(t.scratch);
 }
 
@@ -412,21 +478,25 @@ static void sm_b(double *dx, const double *dy, void *c)
 int main(void)
 {
     printf("conv:\n");
-    test_conv(3, 9, 8, 4, 3, 1, 1, 1, 1, 1);
-    test_conv(4, 11, 11, 6, 5, 2, 2, 2, 3, 2);   /* groups, stride, padding, lane chunks */
-    test_conv(6, 7, 7, 4, 1, 1, 0, 2, 2, 2);     /* pointwise: no im2col */
-    test_conv(3, 15, 13, 4, 11, 4, 0, 1, 2, 1);  /* AlexNet conv1-like */
+    test_conv(3, 9, 8, 4, 3, 1, 1, 1, 1);
+    test_conv(4, 11, 11, 6, 5, 2, 2, 2, 3);   /* groups, stride, padding, lane chunks */
+    test_conv(6, 7, 7, 4, 1, 1, 0, 2, 2);     /* pointwise: no im2col */
+    test_conv(3, 15, 13, 4, 11, 4, 0, 1, 2);  /* AlexNet conv1-like */
     /* stride 1, output the size of the input (the contiguous col2im): taps
      * wrapping past both edges, groups, lane chunks; and a map large enough
      * for the chunked row path (104 x 100, 5x5: chunks of 52 rows) */
-    test_conv(4, 9, 9, 6, 5, 1, 2, 2, 3, 2);
-    test_conv(2, 6, 11, 3, 3, 1, 1, 1, 2, 2);
-    test_conv(2, 104, 100, 3, 5, 1, 2, 1, 2, 1);
-    test_conv(2, 100, 96, 4, 3, 1, 1, 2, 1, 1);
+    test_conv(4, 9, 9, 6, 5, 1, 2, 2, 3);
+    test_conv(2, 6, 11, 3, 3, 1, 1, 1, 2);
+    test_conv(2, 104, 100, 3, 5, 1, 2, 1, 2);
+    test_conv(2, 100, 96, 4, 3, 1, 1, 2, 1);
     /* AlexNet conv1's 11-wide stride-4 taps (groups of 4, 4 and 3) on a map
      * large enough for the chunked row path (28 x 28 outputs) */
-    test_conv(3, 119, 119, 4, 11, 4, 0, 1, 1, 1);
-    test_conv(32, 201, 201, 3, 2, 3, 0, 1, 1, 1); /* blocks of rows, and rows no window reaches (the last too) */
+    test_conv(3, 119, 119, 4, 11, 4, 0, 1, 1);
+    test_conv(32, 201, 201, 3, 2, 3, 0, 1, 1); /* blocks of rows, and rows no window reaches (the last too) */
+    /* several blocks of output channels (forward), of input channels
+     * (backward) and of rows at once; and pointwise with several of each */
+    test_conv(40, 30, 30, 150, 3, 1, 1, 1, 3);
+    test_conv(200, 20, 20, 70, 1, 1, 0, 1, 2);
     printf("elementwise and pooling:\n");
     test_relu();
     test_pool(1, 9, 9, 3, 2, 0, 1, 1, 3);        /* Caffe ceil rounding, K > Kf */
