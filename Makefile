@@ -30,7 +30,7 @@ ifndef DEPS_CHECKED
 # pkg-config flags available.
 .DEFAULT_GOAL := all
 .PHONY: all test bench run install clean memcheck check-real
-all test run install memcheck check-real:
+all test test-coretypes run install memcheck check-real:
 	@scripts/install-deps
 	@$(MAKE) --no-print-directory DEPS_CHECKED=1 $@
 bench:
@@ -69,7 +69,7 @@ BENCH_BIN := $(BUILD)/tests/bench_cnn $(BUILD)/tests/bench_readouts $(BUILD)/tes
 
 BIN       := $(BUILD)/deeptune
 
-.PHONY: all test bench run install memcheck check-real
+.PHONY: all test test-coretypes bench run install memcheck check-real
 # ./deeptune is the optimised build: a sanitizer or debug build (whose tests
 # get DEEPTUNE=$(BIN)) leaves it alone, so experiments run at full speed.
 all: $(BIN)
@@ -103,6 +103,11 @@ test: all $(TEST_BIN)
 	@DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) DEEPTUNE_SANITIZE="$(SANITIZE)" \
 	  tests/run $(BUILD)/tests
 
+# the numeric tests under the OpenBLAS kernels Haswell, Zen, SkylakeX, Prescott
+test-coretypes: all $(TEST_BIN)
+	@DEEPTUNE=$(abspath $(BIN)) DEEPTUNE_DATA=$(DATA) DEEPTUNE_SANITIZE="$(SANITIZE)" \
+	  scripts/test-coretypes $(BUILD)/tests $(CORETYPES)
+
 bench: all $(BENCH_BIN)
 	@BENCH_CNN=$(abspath $(BUILD)/tests/bench_cnn) DEEPTUNE_DATA=$(DATA) scripts/bench
 	@BENCH_READOUTS=$(abspath $(BUILD)/tests/bench_readouts) scripts/bench-readouts
@@ -125,3 +130,53 @@ install: all
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 endif
+
+# ---- fuzzing: make fuzz [FUZZ_TIME=60] -----------------------------------
+# libFuzzer harnesses (tests/fuzz/) for the parsers of untrusted input, built
+# with clang under ASan and UBSan into build/fuzz, then each run for
+# FUZZ_TIME seconds on its corpus build/fuzz/corpus/NAME (seeded by
+# scripts/make-fuzz-corpus, grown by the runs) plus the saved findings in
+# tests/badinput/NAME.  Logs go to build/fuzz/logs/NAME.log, crashing
+# inputs to build/fuzz/artifacts/.  OpenBLAS runs single-threaded, as its
+# thread pool retries failed allocations forever (see issue 16, E), and a
+# failed allocation returns NULL under ASan too, as it does in the release
+# build, so that the out-of-memory paths are what gets tested.
+ifndef DEPS_CHECKED
+.PHONY: fuzz
+fuzz:
+	@scripts/install-deps --fuzz
+	@$(MAKE) --no-print-directory DEPS_CHECKED=1 FUZZ=1 BUILD=build/fuzz CC=clang $@
+else ifdef FUZZ
+FUZZ_TIME    ?= 60
+# NAME:max_len — inputs no longer than the seeds need
+FUZZ_TARGETS := npy:4096 csv:4096 zip:16384 image:16384 spec:16384 h5:98304
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CFLAGS       += -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+LDFLAGS      += $(FUZZ_SAN)
+FUZZ_BIN     := $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz_$(firstword $(subst :, ,$(t))))
+
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libdeeptune.a
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+.PHONY: fuzz fuzz-build fuzz-corpus
+fuzz-build: $(FUZZ_BIN) $(BIN)
+
+fuzz-corpus: $(BIN)
+	@DEEPTUNE=$(abspath $(BIN)) scripts/make-fuzz-corpus $(BUILD)/corpus
+
+fuzz: fuzz-build fuzz-corpus
+	@mkdir -p $(BUILD)/logs $(BUILD)/artifacts $(BUILD)/tmp; failed=""; \
+	for t in $(FUZZ_TARGETS); do \
+	  name=$${t%%:*}; len=$${t#*:}; mkdir -p $(BUILD)/corpus/$$name tests/badinput/$$name; \
+	  printf 'fuzz %-6s %4s s ... ' $$name $(FUZZ_TIME); \
+	  if TMPDIR=$(abspath $(BUILD)/tmp) OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=allocator_may_return_null=1 \
+	     $(BUILD)/fuzz_$$name -max_total_time=$(FUZZ_TIME) -max_len=$$len -rss_limit_mb=2048 -timeout=10 \
+	       -print_final_stats=1 -artifact_prefix=$(BUILD)/artifacts/$$name- \
+	       $(BUILD)/corpus/$$name tests/badinput/$$name >$(BUILD)/logs/$$name.log 2>&1; \
+	  then echo "ok, $$(sed -n 's/^stat::number_of_executed_units: *//p' $(BUILD)/logs/$$name.log) runs"; \
+	  else echo "FAILED (see $(BUILD)/logs/$$name.log)"; failed="$$failed $$name"; fi; \
+	done; \
+	rm -rf $(BUILD)/tmp; \
+	if [ -n "$$failed" ]; then echo "fuzz: findings in:$$failed; inputs in $(BUILD)/artifacts/"; exit 1; fi
+endif
+# ---- end of fuzzing --------------------------------------------------------

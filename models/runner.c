@@ -90,7 +90,10 @@ int runner_forward(dt_runner *r, size_t n, runner_prepare prepare, runner_collec
     /* no more workers than lane batches */
     if ((size_t)nw > (n + (size_t)r->lanes - 1) / (size_t)r->lanes) nw = (int)((n + (size_t)r->lanes - 1) / (size_t)r->lanes);
     if (nw < 1) return 0;
-    openblas_set_num_threads(nw > 1 ? 1 : r->nthreads);
+    nw = dt_room_threads(nw); /* under a memory limit, only workers whose BLAS buffer fits */
+    /* one worker: its convolutions split over the threads (fixed units, so
+     * the same results as a worker of its own) */
+    for (int t = 0; t < r->nworkers; t++) r->st[t].nthreads = nw > 1 ? 1 : r->nthreads;
     job *jobs = dt_calloc((size_t)nw, sizeof *jobs);
     pthread_t *th = dt_calloc((size_t)nw, sizeof *th);
     char *started = dt_calloc((size_t)nw, 1);

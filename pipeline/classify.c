@@ -90,7 +90,6 @@ int cmd_classify(int argc, char **argv)
     if (cnn_open(&cnn, "file", &net, &pp, &geom, &spec)) goto done;
     if (geom == GEOM_NATIVE) { dt_seterr("classify needs a fixed input size; use --geometry whole or file"); goto done; }
     if (net_plan(&net, pp.size, pp.size) || net_load_weights(&net, cnn.weights, net.n - 1)) goto done;
-    openblas_set_num_threads(cnn_threads(&cnn));
     {
         hid_t f = h5_open_ro(cnn.weights);
         if (f >= 0 && h5_exists(f, "labels")) labels = h5_read_strings(f, "labels", &nlabels);

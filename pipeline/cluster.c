@@ -101,15 +101,25 @@ static void tune_in_free(tune_in *t)
     free(t->emb_layer);
 }
 
-typedef struct { int *v; int n; } intlist;
+/* the end of every message about a damaged tune file */
+#define RETUNE "the tune file is damaged: make it again with deeptune tune"
+
+/* The names under /neurons: each must be a neuron number. */
+typedef struct { int *v; int n; char bad[128]; } intlist;
 
 static herr_t list_neurons(hid_t g, const char *name, const H5L_info_t *info, void *op)
 {
     (void)g; (void)info;
     intlist *l = op;
-    char *end;
+    char *end, canon[32];
+    errno = 0;
     long j = strtol(name, &end, 10);
-    if (*end) return 0;
+    snprintf(canon, sizeof canon, "%ld", j);
+    /* the number as tune writes it: no sign, no leading zeros, no spaces */
+    if (*end || errno || j < 0 || j > 0x7fffffff || strcmp(canon, name)) {
+        snprintf(l->bad, sizeof l->bad, "%s", name);
+        return 1; /* stops the iteration */
+    }
     int *nv = realloc(l->v, (size_t)(l->n + 1) * sizeof *nv);
     if (!nv) return -1;
     l->v = nv;
@@ -119,35 +129,72 @@ static herr_t list_neurons(hid_t g, const char *name, const H5L_info_t *info, vo
 
 static int intcmp(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
-/* The images of /neurons/<j> (V, K, h, w, c) into out, checking the shape. */
-static int read_images(hid_t f, const char *path, int j, tune_in *t, float *out, int first)
+/* The images of /neurons/<j> (V, K, h, w, c) into out, checking the shape:
+ * the first neuron's sets it (out is NULL then), the others must match. */
+static int read_images(hid_t f, int j, tune_in *t, float *out, int first)
 {
     char name[64];
-    snprintf(name, sizeof name, "neurons/%d/images", j);
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), s = H5I_INVALID_HID;
+    snprintf(name, sizeof name, "/neurons/%d/images", j);
+    hsize_t d[5] = {H5_ANY, H5_ANY, H5_ANY, H5_ANY, H5_ANY};
+    if (!first) {
+        d[0] = (hsize_t)t->V; d[1] = (hsize_t)t->K; d[2] = (hsize_t)t->h; d[3] = (hsize_t)t->w; d[4] = (hsize_t)t->c;
+    }
+    const char *why = first ? "variants, inits, h, w, c" : "variants, inits, h, w, c as the first neuron's";
+    if (h5_read_expect(f, name, H5T_NATIVE_FLOAT, 5, d, why, RETUNE, out))
+        return -1;
+    if (first) { t->V = (int)d[0]; t->K = (int)d[1]; t->h = (int)d[2]; t->w = (int)d[3]; t->c = (int)d[4]; }
+    return 0;
+}
+
+/* One neuron's group: its mean held-out r over the M models (the r_test
+ * attribute, one value per model) and its id ("" when the dataset had
+ * none).  A group that is not one, or whose attributes are missing or of
+ * another kind, is an error: dropping the neuron would change the
+ * clustering silently. */
+static int read_neuron(hid_t f, const char *path, int j, size_t M, double *mr, char **id)
+{
+    char name[64];
+    snprintf(name, sizeof name, "/neurons/%d", j);
+    *id = NULL;
+    *mr = NAN;
+    hid_t o = H5Oopen(f, name, H5P_DEFAULT);
+    H5I_type_t type = o >= 0 ? H5Iget_type(o) : H5I_BADID;
+    if (o >= 0) H5Oclose(o);
+    if (type != H5I_GROUP)
+        return dt_seterr("%s: %s is %s, not the group of a tuned neuron; %s", path, name,
+                         o < 0 ? "a broken link" : type == H5I_DATASET ? "a dataset" : "a named type", RETUNE);
+    hid_t g = H5Gopen2(f, name, H5P_DEFAULT);
+    if (g < 0) return dt_seterr("%s: cannot open group %s; %s", path, name, RETUNE);
     int rc = -1;
-    if (d < 0) return dt_seterr("%s: no dataset /%s; is it a complete deeptune tune output?", path, name);
-    s = H5Dget_space(d);
-    hsize_t dims[5];
-    if (s < 0 || H5Sget_simple_extent_ndims(s) != 5 || H5Sget_simple_extent_dims(s, dims, NULL) != 5) {
-        dt_seterr("%s: /%s is not (variants, inits, h, w, c)", path, name);
+    double *r = dt_malloc((M ? M : 1) * sizeof *r);
+    size_t got = 0;
+    int64_t jj = j;
+    if (!r) goto done;
+    if (!h5_has_attr(g, "r_test")) { dt_seterr("%s: group %s: attribute 'r_test' is missing; %s", path, name, RETUNE); goto done; }
+    if (h5_attr_get_f64v(g, "r_test", M, r, &got) || got != M) {
+        if (!got) dt_seterr("%s: group %s: attribute 'r_test' is not numeric; %s", path, name, RETUNE);
+        else dt_seterr("%s: group %s: attribute 'r_test' has %zu values, expected %zu (one per model of /models); %s", path, name,
+                       got, M, RETUNE);
         goto done;
     }
-    if (first) {
-        t->V = (int)dims[0]; t->K = (int)dims[1]; t->h = (int)dims[2]; t->w = (int)dims[3]; t->c = (int)dims[4];
-    } else if (dims[0] != (hsize_t)t->V || dims[1] != (hsize_t)t->K || dims[2] != (hsize_t)t->h || dims[3] != (hsize_t)t->w ||
-               dims[4] != (hsize_t)t->c) {
-        dt_seterr("%s: /%s has a different shape from the first neuron's", path, name);
+    if (h5_has_attr(g, "neuron") && (h5_attr_get_i64(g, "neuron", &jj) || jj != j)) {
+        dt_seterr("%s: group %s: attribute 'neuron' is not %d; %s", path, name, j, RETUNE);
         goto done;
     }
-    if (out && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) {
-        dt_seterr("%s: cannot read /%s", path, name);
+    if (h5_has_attr(g, "neuron_id") && !(*id = h5_attr_get_str(g, "neuron_id"))) {
+        dt_seterr("%s: group %s: attribute 'neuron_id' is not a string; %s", path, name, RETUNE);
         goto done;
+    }
+    if (!*id && !(*id = dt_strdup(""))) goto done;
+    if (M) {
+        *mr = 0;
+        for (size_t k = 0; k < M; k++) *mr += r[k] / (double)M;
     }
     rc = 0;
 done:
-    if (s >= 0) H5Sclose(s);
-    H5Dclose(d);
+    if (rc) { free(*id); *id = NULL; }
+    free(r);
+    H5Gclose(g);
     return rc;
 }
 
@@ -159,6 +206,7 @@ static int tune_read(const char *path, double min_r, tune_in *t)
     intlist L = {0};
     int rc = -1;
     if (!h5_is_format(f, "deeptune-tune")) { dt_seterr("%s: not a deeptune tune file; make one with deeptune tune", path); goto done; }
+    if (h5_check_version(f, path, "deeptune-tune", DT_TUNE_VERSION)) goto done;
     t->variants = h5_read_strings(f, "variants", &t->nvar);
     t->models = h5_read_strings(f, "models", &t->M);
     t->readouts = h5_attr_get_str(f, "readouts");
@@ -173,6 +221,7 @@ static int tune_read(const char *path, double min_r, tune_in *t)
     if (g < 0) { dt_seterr("%s: no /neurons group; is it a complete deeptune tune output?", path); goto done; }
     herr_t it = H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, list_neurons, &L);
     H5Gclose(g);
+    if (L.bad[0]) { dt_seterr("%s: /neurons/%s is not named by a neuron number; %s", path, L.bad, RETUNE); goto done; }
     if (it < 0) { dt_seterr("%s: cannot list /neurons", path); goto done; }
     qsort(L.v, (size_t)L.n, sizeof *L.v, intcmp);
     t->idx = dt_malloc((size_t)(L.n ? L.n : 1) * sizeof *t->idx);
@@ -181,21 +230,9 @@ static int tune_read(const char *path, double min_r, tune_in *t)
     if (!t->idx || !t->r || !t->ids) goto done;
     double best = -INFINITY;
     for (int i = 0; i < L.n; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "neurons/%d", L.v[i]);
-        hid_t ng = H5Gopen2(f, name, H5P_DEFAULT);
-        if (ng < 0) continue;
-        double r[4096];
-        size_t got = 0;
-        double mr = NAN;
-        if (h5_attr_get_f64v(ng, "r_test", 4096, r, &got) == 0 && got) {
-            mr = 0;
-            for (size_t k = 0; k < got; k++) mr += r[k] / (double)got;
-        }
-        char *id = h5_has_attr(ng, "neuron_id") ? h5_attr_get_str(ng, "neuron_id") : NULL;
-        if (!id) id = dt_strdup("");
-        if (!id) { H5Gclose(ng); goto done; }
-        H5Gclose(ng);
+        double mr;
+        char *id;
+        if (read_neuron(f, path, L.v[i], t->M, &mr, &id)) goto done;
         if (mr > best) best = mr;
         if (min_r > -INFINITY && !(mr >= min_r)) { free(id); continue; }
         t->idx[t->n] = L.v[i];
@@ -207,13 +244,16 @@ static int tune_read(const char *path, double min_r, tune_in *t)
         else dt_seterr("--min-r %g: no neuron of %s has a mean held-out r that high (best %.3f); lower --min-r", min_r, path, best);
         goto done;
     }
-    if (read_images(f, path, t->idx[0], t, NULL, 1)) goto done;
-    if ((size_t)t->V != t->nvar) { dt_seterr("%s: %d variants in the images but %zu names in /variants", path, t->V, t->nvar); goto done; }
+    if (read_images(f, t->idx[0], t, NULL, 1)) goto done;
+    if ((size_t)t->V != t->nvar) {
+        dt_seterr("%s: %d variants in the images but %zu names in /variants; %s", path, t->V, t->nvar, RETUNE);
+        goto done;
+    }
     size_t per = (size_t)t->V * t->K * t->h * t->w * t->c;
     t->img = dt_malloc((size_t)t->n * per * sizeof(float));
     if (!t->img) goto done;
     for (int i = 0; i < t->n; i++)
-        if (read_images(f, path, t->idx[i], t, t->img + (size_t)i * per, 0)) goto done;
+        if (read_images(f, t->idx[i], t, t->img + (size_t)i * per, 0)) goto done;
     rc = 0;
 done:
     free(L.v);
@@ -497,7 +537,7 @@ int cmd_cluster(int argc, char **argv)
     co.method = (hc_method)me;
     co.height = height;
     if (stability && !isnan(height)) { fprintf(stderr, "error: --stability compares clusterings at --k clusters; give --k instead of --height\n"); return 2; }
-    if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    threads = dt_threads(threads);
 
     int rc = 1;
     dt_outfile of = {0};

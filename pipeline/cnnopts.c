@@ -70,9 +70,7 @@ void cnnopts_usage(FILE *fp, const dt_cnnopts *d, const char *geom)
 
 int cnn_threads(const dt_cnnopts *o)
 {
-    if (o->threads > 0) return o->threads;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+    return dt_threads(o->threads);
 }
 
 int cnn_open(const dt_cnnopts *o, const char *default_geometry, dt_net *net, dt_preproc *pp, dt_geom *geom, char **spec_text)

@@ -37,6 +37,11 @@ int csv_read(const char *path, dt_array *a)
     uint8_t *buf = NULL;
     size_t n;
     if (dt_read_file(path, &buf, &n) != 0) return -1;
+    /* the parser below stops at a NUL, which would drop the rows after it */
+    if (memchr(buf, 0, n)) {
+        free(buf);
+        return dt_seterr("%s: holds a NUL byte, so it is not a text table; save the responses as .csv text or .npy", path);
+    }
     char *text = dt_malloc(n + 1);
     if (!text) { free(buf); return -1; }
     memcpy(text, buf, n);

@@ -9,6 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* the ends of the messages about a damaged readouts file */
+#define REFIT "make the readouts again with deeptune fit"
+#define PER_NEURON "one per neuron, as the rows of weights"
+
 static void net_release(ens_net *n)
 {
     state_free(&n->st, &n->net);
@@ -158,9 +162,8 @@ static int add_model(dt_ensemble *e, const char *file, hid_t f, const char *name
         goto done;
     }
     net_ancestors(&n->net, t, n->need);
-    int rank;
-    hsize_t wd[4];
-    if (h5_shape(g, "weights", &rank, wd, NULL, NULL) || rank != 2) { dt_preerr("%s: model %s", file, name); goto done; }
+    hsize_t wd[2] = {H5_ANY, H5_ANY};
+    if (h5_read_expect(g, "weights", H5T_NATIVE_DOUBLE, 2, wd, "neurons, features", REFIT, NULL)) goto done;
     const dt_layer *l = &n->net.L[t];
     size_t P = (size_t)l->c * l->h * l->w;
     if (wd[1] != P) {
@@ -198,11 +201,13 @@ static int add_model(dt_ensemble *e, const char *file, hid_t f, const char *name
     m->r_test = dt_malloc((size_t)m->m * sizeof(double));
     m->status = dt_malloc((size_t)m->m * sizeof(int));
     if (!m->name || !m->file || !m->label || !m->Wd || !m->W || !m->b || !m->r_test || !m->status) goto fail;
-    if (h5_read(g, "weights", H5T_NATIVE_DOUBLE, m->Wd) || h5_read(g, "intercepts", H5T_NATIVE_DOUBLE, m->b) ||
-        h5_read(g, "r_test", H5T_NATIVE_DOUBLE, m->r_test) || h5_read(g, "status", H5T_NATIVE_INT, m->status)) {
-        dt_preerr("%s: model %s", file, name);
+    /* every per-neuron dataset must have exactly the weights' rows */
+    hsize_t md = wd[0];
+    if (h5_read_expect(g, "weights", H5T_NATIVE_DOUBLE, 2, wd, NULL, REFIT, m->Wd) ||
+        h5_read_expect(g, "intercepts", H5T_NATIVE_DOUBLE, 1, &md, PER_NEURON, REFIT, m->b) ||
+        h5_read_expect(g, "r_test", H5T_NATIVE_DOUBLE, 1, &md, PER_NEURON, REFIT, m->r_test) ||
+        h5_read_expect(g, "status", H5T_NATIVE_INT, 1, &md, PER_NEURON, REFIT, m->status))
         goto fail;
-    }
     for (size_t i = 0; i < (size_t)m->m * P; i++) m->W[i] = (float)m->Wd[i];
     e->m = m->m;
     e->nmodels++;
@@ -268,6 +273,7 @@ int ensemble_load(dt_ensemble *e, const char *files, const char *models, int nth
         hid_t f = h5_open_ro(file);
         if (f < 0) goto done;
         if (!h5_is_format(f, "deeptune-readouts")) { H5Fclose(f); dt_seterr("%s: not a deeptune readouts file; make one with deeptune fit", file); goto done; }
+        if (h5_check_version(f, file, "deeptune-readouts", DT_READOUTS_VERSION)) { H5Fclose(f); goto done; }
         /* the dataset: one for all files */
         char *ds = h5_attr_get_str(f, "dataset"), *dsha = h5_attr_get_str(f, "dataset_sha256");
         int e2 = !ds || !dsha || check_input(file, "(all)", "dataset", ds, dsha, &ok);

@@ -212,7 +212,7 @@ int cmd_features(int argc, char **argv)
     for (int j = 0; j < nl; j++) net_ancestors(&net, layer[j], need);
     int e = runner_init(&run, &net, need, nthreads, B);
     free(need);
-    if (e) goto done;
+    if (e) { char why[512]; snprintf(why, sizeof why, "%s", dt_lasterr()); dt_seterr("%s: %s; lower --batch (now %d) or --threads", o.out, why, B); goto done; }
     size_t stim_per = (size_t)rd.h * rd.w * rd.c;
     for (int b = 0; b < 2; b++) {
         roundbuf[b] = dt_calloc((size_t)nl, sizeof **roundbuf);

@@ -33,6 +33,15 @@
 #define READOUTS_FORMAT "deeptune-readouts"
 #define READOUTS_VERSION 1
 #define MAX_LAGS 64
+/* The largest |feature| and |response| fit takes.  The single-precision
+ * ridge sums products of centred features and responses over up to 1e7
+ * features and 1e5 stimuli in float: with values up to 1e9 every such sum
+ * stays below 1e18 x 1e12 = 1e30, well under FLT_MAX (3.4e38), while 1e300
+ * would overflow in double already and give NaN weights. */
+#define FIT_MAX_ABS 1e9
+/* status of a neuron whose fit gave non-finite weights (after 0..2 of
+ * ridge.h): never fitted, weights zero, intercept NaN */
+#define FIT_NONFINITE 3
 
 typedef struct {
     const char *dataset, *features, *layer, *method, *out, *metrics, *name, *lambdas, *rule, *lags, *precision;
@@ -161,7 +170,7 @@ static int write_model(hid_t of, const model_out *mo, const fit_opts *o, const c
 #define W1(ds, type, mtype, rank, dims, data, z)                                                          \
     do {                                                                                                \
         snprintf(path, sizeof path, "%s/" ds, g);                                                       \
-        if (h5_write(of, path, type, mtype, rank, dims, data, z)) return -1;                            \
+        if (h5_write(of, path, type, mtype, rank, dims, data, z)) return dt_preerr("%s", o->out);       \
     } while (0)
     W1("weights", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, wd, mo->w, 1);
     W1("intercepts", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &md, mo->b, 0);
@@ -191,14 +200,16 @@ static int write_model(hid_t of, const model_out *mo, const fit_opts *o, const c
             h5_attr_str(gr, "split", has_split ? "dataset" : "random test fraction") ||
             h5_attr_f64(gr, "test_fraction", (double)ntest / (double)n) || h5_attr_i64(gr, "n_train", (int64_t)ntrain) ||
             h5_attr_i64(gr, "bootstrap", mo->bootstrap) ||
-            h5_attr_str(gr, "status_codes", "0 fitted, 1 no recorded responses, 2 constant responses") ||
+            h5_attr_str(gr, "status_codes", "0 fitted, 1 no recorded responses, 2 constant responses, 3 non-finite fit") ||
             h5_attr_str(gr, "features", o->features) || h5_attr_str(gr, "features_sha256", fsha) ||
             h5_attr_str(gr, "weights", fweights) || h5_attr_str(gr, "weights_sha256", fwsha) ||
             h5_attr_str(gr, "deeptune_version", DEEPTUNE_VERSION) || h5_attr_str(gr, "command_line", dt_cmdline());
+    if (e) dt_preerr("%s", o->out);
     if (!e && mo->bootstrap) {
         char parent[512];
         snprintf(parent, sizeof parent, "%.*s", (int)(strrchr(mo->name, '#') - mo->name), mo->name);
         e = h5_attr_str(gr, "bootstrap_of", parent);
+        if (e) dt_preerr("%s", o->out);
     }
     /* what predict and tune need to rebuild image -> response: the network
      * spec and the preprocessing the features were made with */
@@ -288,6 +299,17 @@ static int read_design(hid_t ff, const char *ds, const char *fname, size_t n, si
     for (size_t i0 = 0; i0 < n; i0 += BLK) {
         size_t cnt = n - i0 < BLK ? n - i0 : BLK;
         if (h5_read_rows(ff, ds, H5T_NATIVE_FLOAT, i0, cnt, buf)) { free(buf); free(pairs); return dt_preerr("%s", fname); }
+        for (size_t k = 0; k < cnt * p; k++)
+            if (!(fabsf(buf[k]) <= (float)FIT_MAX_ABS)) {
+                double v = buf[k];
+                free(buf);
+                free(pairs);
+                if (!isfinite(v))
+                    return dt_seterr("%s: %s: stimulus %zu, feature %zu is %g; the file is damaged: re-run deeptune features", fname, ds,
+                                     i0 + k / p, k % p, v);
+                return dt_seterr("%s: %s: stimulus %zu, feature %zu is %g, beyond the %g that fit takes; check the network's "
+                                 "weights and preprocessing, and re-run deeptune features", fname, ds, i0 + k / p, k % p, v, FIT_MAX_ABS);
+            }
         for (int l = 0; l < nlags; l++) {
             /* training stimuli whose lag-l stimulus is in this block */
             size_t np = 0;
@@ -308,6 +330,36 @@ static int read_design(hid_t ff, const char *ds, const char *fname, size_t n, si
     free(buf);
     free(pairs);
     return 0;
+}
+
+/* Responses (n, m, r) as fit takes them: NaN (not recorded) or finite and
+ * at most FIT_MAX_ABS in magnitude. */
+static int check_responses(const char *file, const char *ds, const double *v, size_t n, size_t m, size_t r)
+{
+    for (size_t k = 0; k < n * m * r; k++) {
+        if (isnan(v[k]) || fabs(v[k]) <= FIT_MAX_ABS) continue;
+        size_t i = k / (m * r), j = k / r % m;
+        if (isinf(v[k]))
+            return dt_seterr("%s: /%s: stimulus %zu, neuron %zu is %g; mark missing values as NaN and import again", file, ds, i, j, v[k]);
+        return dt_seterr("%s: /%s: stimulus %zu, neuron %zu is %g; fit takes responses up to %g in magnitude, so rescale them "
+                         "(e.g. to spikes/s or z-scores) and import again", file, ds, i, j, v[k], FIT_MAX_ABS);
+    }
+    return 0;
+}
+
+/* A neuron whose fit gave non-finite weights or intercept is not fitted:
+ * status FIT_NONFINITE, zero weights, NaN intercept.  W (m, P), b (m). */
+static void drop_nonfinite(double *W, double *b, size_t m, size_t P, int *status)
+{
+    for (size_t j = 0; j < m; j++) {
+        if (status[j] != RIDGE_OK) continue;
+        int ok = isfinite(b[j]);
+        for (size_t c = 0; ok && c < P; c++) ok = isfinite(W[j * P + c]);
+        if (ok) continue;
+        status[j] = FIT_NONFINITE;
+        memset(W + j * P, 0, P * sizeof *W);
+        b[j] = NAN;
+    }
 }
 
 int cmd_fit(int argc, char **argv)
@@ -412,7 +464,7 @@ int cmd_fit(int argc, char **argv)
     float *Xt = NULL, *Xte = NULL;
     double *Ytr = NULL, *Yte = NULL, *Tte = NULL, *Yhat = NULL, *r = NULL, *r2 = NULL, *r2nc = NULL, *Wb = NULL, *bb = NULL;
     size_t *trn = NULL, *tst = NULL;
-    int *counts = NULL, *stop = NULL, *cfull = NULL;
+    int *counts = NULL, *stop = NULL, *cfull = NULL, *bstatus = NULL;
     uint8_t *testmask = NULL;
     ridge_fit fit;
     memset(&fit, 0, sizeof fit);
@@ -428,6 +480,9 @@ int cmd_fit(int argc, char **argv)
     if (o.metrics && dt_out_begin(&mout, o.metrics, o.force)) goto done;
     if (dataset_read(o.dataset, &d, 0)) goto done;
     if (dt_sha256_file(o.dataset, dhex) || dt_sha256_file(o.features, fhex)) goto done;
+    if (check_responses(o.dataset, "responses", d.resp, d.n, d.m, 1) ||
+        (d.trials && check_responses(o.dataset, "trials", d.trials, d.n, d.m, d.r)))
+        goto done;
     /* the features must come from this dataset */
     ff = h5_open_ro(o.features);
     if (ff < 0) goto done;
@@ -540,7 +595,7 @@ int cmd_fit(int argc, char **argv)
         for (size_t t = 0; t < ntest; t++) memcpy(Tte + t * m * R, d.trials + tst[t] * m * R, m * R * sizeof(double));
     }
 
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long ncpu = dt_default_threads();
     lasso_opts lo2;
     lasso_opts_default(&lo2);
     if (is_ridge) {
@@ -572,6 +627,8 @@ int cmd_fit(int argc, char **argv)
         ngrid = lfit.nl;
     }
 
+    drop_nonfinite(fit.w, fit.b, m, P, fit.status);
+
     /* held-out evaluation */
     r = dt_malloc(m * sizeof(double));
     r2 = dt_malloc(m * sizeof(double));
@@ -588,8 +645,8 @@ int cmd_fit(int argc, char **argv)
     if (!appending) {
         if (h5_provenance(of, READOUTS_FORMAT, READOUTS_VERSION) || h5_attr_str(of, "dataset", o.dataset) ||
             h5_attr_str(of, "dataset_sha256", dhex))
-            goto done;
-        if (d.neuron_ids && h5_write_strings(of, "neuron_ids", m, d.neuron_ids)) goto done;
+            goto werr;
+        if (d.neuron_ids && h5_write_strings(of, "neuron_ids", m, d.neuron_ids)) goto werr;
     } else {
         char g[600];
         snprintf(g, sizeof g, "/models/%s", model);
@@ -620,7 +677,8 @@ int cmd_fit(int argc, char **argv)
         counts = dt_malloc(ntrain * sizeof(int));
         cfull = dt_calloc(n, sizeof(int));
         stop = dt_malloc(m * sizeof(int));
-        if (!Wb || !bb || !counts || !cfull || !stop) goto done;
+        bstatus = dt_malloc(m * sizeof(int));
+        if (!Wb || !bb || !counts || !cfull || !stop || !bstatus) goto done;
         for (size_t j = 0; j < m; j++) { /* the chosen lambda's index on each Lasso path */
             stop[j] = -1;
             for (int k = 0; lfit.w && fit.status[j] == RIDGE_OK && k < ngrid; k++)
@@ -635,11 +693,13 @@ int cmd_fit(int argc, char **argv)
             for (size_t t = 0; t < ntrain; t++) cfull[trn[t]] = counts[t];
             int e = is_ridge ? ridge_refit(Xt, (int)ntrain, (int)P, Ytr, (int)m, counts, fit.lambda, o.standardize, Wb, bb)
                              : lasso_refit(Xt, (int)ntrain, (int)P, Ytr, (int)m, counts, lfit.path, ngrid, stop, &lo2, Wb, bb);
+            memcpy(bstatus, fit.status, m * sizeof(int));
+            if (!e) drop_nonfinite(Wb, bb, m, P, bstatus);
             if (e || predict_test(Xte, ntest, P, Wb, bb, m, Yhat)) { free(bname); dt_preerr("bootstrap %d", k); goto done; }
-            evaluate(Yte, Tte, R, Yhat, ntest, m, fit.status, r, r2, r2nc);
+            evaluate(Yte, Tte, R, Yhat, ntest, m, bstatus, r, r2, r2nc);
             sprintf(bname, "%s#b%d", model, k);
             model_out mb = {bname, o.method, is_ridge ? "min" : o.rule, (int)m, (int)P, ngrid, k, Wb, bb, fit.lambda,
-                            NULL, NULL, NULL, r, r2, r2nc, NULL, fit.status, cfull};
+                            NULL, NULL, NULL, r, r2, r2nc, NULL, bstatus, cfull};
             if (write_model(of, &mb, &o, fnet, fweights, fwsha, fhex, lags, nlags, fshape, testmask, n, ntrain, ntest,
                             d.split != NULL)) {
                 free(bname);
@@ -669,7 +729,7 @@ int cmd_fit(int argc, char **argv)
         strcat(list, model);
         int e = h5_attr_str(of, "models", list);
         free(list);
-        if (e) goto done;
+        if (e) goto werr;
     }
     if (H5Fclose(of) < 0) { of = H5I_INVALID_HID; dt_seterr("%s: error closing", o.out); goto done; }
     of = H5I_INVALID_HID;
@@ -681,7 +741,10 @@ int cmd_fit(int argc, char **argv)
     for (size_t j = 0; j < m; j++)
         if (fit.status[j] != RIDGE_OK)
             fprintf(stderr, "warning: neuron %zu skipped (%s); recorded in %s\n", j,
-                    fit.status[j] == RIDGE_NO_DATA ? "no recorded responses on training stimuli" : "constant responses", o.out);
+                    fit.status[j] == RIDGE_NO_DATA    ? "no recorded responses on training stimuli"
+                    : fit.status[j] == RIDGE_CONSTANT ? "constant responses"
+                                                      : "the fit gave non-finite weights; try larger --lambdas or --precision double",
+                    o.out);
     if (dt_out_commit(&out) || (o.metrics && dt_out_commit(&mout))) goto done;
     if (!o.quiet) {
         fprintf(stderr, "fit: %s: model %s, %zu neurons, %zu train / %zu test stimuli, %zu features; median test r %.3f\n", o.out,
@@ -691,6 +754,9 @@ int cmd_fit(int argc, char **argv)
                     boot_med_lo, boot_med_hi);
     }
     rc = 0;
+    goto done;
+werr: /* an error writing the readouts file: name it */
+    dt_preerr("%s", o.out);
 done:
     if (rc) fprintf(stderr, "error: %s\n", dt_lasterr());
     if (mf) fclose(mf);
@@ -702,7 +768,7 @@ done:
     if (lfit.w) lasso_fit_free(&lfit); /* fit then only borrows lfit's arrays */
     else ridge_fit_free(&fit);
     free(Xt); free(Xte); free(Ytr); free(Yte); free(Tte); free(Yhat); free(r); free(r2); free(r2nc); free(Wb); free(bb);
-    free(trn); free(tst); free(counts); free(cfull); free(stop); free(testmask); free(grid);
+    free(trn); free(tst); free(counts); free(cfull); free(stop); free(bstatus); free(testmask); free(grid);
     free(fnet); free(fsha); free(fweights); free(fwsha); free(layers); free(model); free(models_attr);
     return rc;
 }

@@ -433,6 +433,17 @@ int h5_shape(hid_t loc, const char *name, int *rank, hsize_t dims[4], H5T_class_
     if (r < 0 || r > 4) { dt_seterr("dataset '%s' has rank %d (at most 4 supported)", name, r); goto done; }
     *rank = r;
     H5Sget_simple_extent_dims(sp, dims, NULL);
+    /* Callers allocate what a dataset declares, so the declared size must
+     * be backed by the data in the file: a few hundred bytes of HDF5 can
+     * declare terabytes of never-written elements (fill values).  Deflate
+     * expands at most 1032 times (RFC 1951), and up to 16 MiB may be
+     * unwritten, so no dataset deeptune or h5py writes is refused. */
+    double declared = (double)H5Tget_size(t);
+    for (int i = 0; i < r; i++) declared *= (double)dims[i];
+    if (declared > 1032.0 * (double)H5Dget_storage_size(ds) + (double)(16 << 20)) {
+        dt_seterr("dataset '%s' declares %.0f bytes but the file stores far less (corrupt or truncated file)", name, declared);
+        goto done;
+    }
     if (cls) *cls = H5Tget_class(t);
     if (size) *size = H5Tget_size(t);
     rc = 0;
@@ -450,6 +461,115 @@ int h5_read(hid_t loc, const char *name, hid_t mem_type, void *out)
     int rc = H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0 ? dt_seterr("cannot read dataset '%s'", name) : 0;
     H5Dclose(ds);
     return rc;
+}
+
+static const char *class_name(H5T_class_t c)
+{
+    switch (c) {
+    case H5T_INTEGER: return "integer";
+    case H5T_FLOAT: return "float";
+    case H5T_STRING: return "string";
+    case H5T_BITFIELD: return "bitfield";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_COMPOUND: return "compound";
+    case H5T_REFERENCE: return "reference";
+    case H5T_ENUM: return "enum";
+    case H5T_VLEN: return "variable-length";
+    case H5T_ARRAY: return "array";
+    default: return "unknown";
+    }
+}
+
+/* "4x3x2" ("scalar" for rank 0, "*" for an H5_ANY length) */
+static void shape_str(char *buf, size_t n, int rank, const hsize_t *d)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    if (rank == 0) snprintf(buf, n, "scalar");
+    for (int i = 0; i < rank && len < n; i++) {
+        int w = d[i] == H5_ANY ? snprintf(buf + len, n - len, "%s*", i ? "x" : "")
+                               : snprintf(buf + len, n - len, "%s%llu", i ? "x" : "", (unsigned long long)d[i]);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+}
+
+int h5_read_expect(hid_t loc, const char *name, hid_t mem_type, int rank, hsize_t *dims, const char *why, const char *fix,
+                   void *out)
+{
+    char file[1024] = "?", full[1024], base[512] = "";
+    if (H5Fget_name(loc, file, sizeof file) < 0) snprintf(file, sizeof file, "?");
+    if (name[0] != '/' && H5Iget_name(loc, base, sizeof base) < 0) base[0] = 0;
+    size_t bl = strlen(base);
+    snprintf(full, sizeof full, "%s%s%s", name[0] == '/' ? "" : base, name[0] == '/' || (bl && base[bl - 1] == '/') ? "" : "/", name);
+    int rc = -1, any = 0;
+    hid_t ds = H5I_INVALID_HID, sp = H5I_INVALID_HID, t = H5I_INVALID_HID;
+    H5T_class_t want = H5Tget_class(mem_type);
+    for (int i = 0; i < rank; i++) any |= dims[i] == H5_ANY;
+    if (rank < 0 || rank > H5S_MAX_RANK || (out && (any || want == H5T_STRING)))
+        return dt_seterr("%s: dataset '%s': h5_read_expect called without a definite shape to read", file, full);
+    if (!h5_exists(loc, name)) return dt_seterr("%s: dataset '%s' is missing; %s", file, full, fix);
+    ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (ds < 0) { dt_seterr("%s: '%s' is not a dataset; %s", file, full, fix); goto done; }
+    sp = H5Dget_space(ds);
+    t = H5Dget_type(ds);
+    if (sp < 0 || t < 0) { dt_seterr("%s: cannot read dataset '%s'; %s", file, full, fix); goto done; }
+    H5T_class_t cls = H5Tget_class(t);
+    if (cls != want) {
+        dt_seterr("%s: dataset '%s' has type %s, expected %s; %s", file, full, class_name(cls), class_name(want), fix);
+        goto done;
+    }
+    hsize_t have[H5S_MAX_RANK];
+    int r = H5Sget_simple_extent_ndims(sp);
+    int null = H5Sget_simple_extent_type(sp) == H5S_NULL;
+    if (r < 0 || H5Sget_simple_extent_dims(sp, have, NULL) < 0) {
+        dt_seterr("%s: cannot read the shape of dataset '%s'; %s", file, full, fix);
+        goto done;
+    }
+    int same = !null && r == rank;
+    for (int i = 0; same && i < rank; i++) same = dims[i] == H5_ANY || dims[i] == have[i];
+    if (!same) {
+        char hs[256], ws[256];
+        shape_str(hs, sizeof hs, r, have);
+        if (null) snprintf(hs, sizeof hs, "empty (no dataspace)");
+        shape_str(ws, sizeof ws, rank, dims);
+        dt_seterr("%s: dataset '%s' has shape %s, expected %s%s%s%s; %s", file, full, hs, ws, why ? " (" : "", why ? why : "",
+                  why ? ")" : "", fix);
+        goto done;
+    }
+    hsize_t count = 1;
+    for (int i = 0; i < rank; i++) {
+        dims[i] = have[i];
+        count *= have[i];
+    }
+    if (out && count > 0 && H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) {
+        dt_seterr("%s: cannot read dataset '%s' (corrupt?); %s", file, full, fix);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (t >= 0) H5Tclose(t);
+    if (sp >= 0) H5Sclose(sp);
+    if (ds >= 0) H5Dclose(ds);
+    return rc;
+}
+
+int h5_check_version(hid_t f, const char *path, const char *format, int version)
+{
+    int64_t v = 0;
+    if (!h5_has_attr(f, "format_version") || h5_attr_get_i64(f, "format_version", &v))
+        return dt_seterr("%s: a %s file without a numeric format_version attribute; this deeptune (%s) reads version %d", path,
+                         format, DEEPTUNE_VERSION, version);
+    if (v >= 1 && v <= version) return 0;
+    char *by = h5_has_attr(f, "deeptune_version") ? h5_attr_get_str(f, "deeptune_version") : NULL;
+    if (v > version)
+        dt_seterr("%s: %s format_version %lld, but this deeptune (%s) reads version %d; open it with the deeptune that wrote it%s%s%s",
+                  path, format, (long long)v, DEEPTUNE_VERSION, version, by ? " (deeptune_version " : "", by ? by : "", by ? ")" : "");
+    else
+        dt_seterr("%s: %s format_version %lld, but this deeptune (%s) reads version %d; the file is damaged", path, format,
+                  (long long)v, DEEPTUNE_VERSION, version);
+    free(by);
+    return -1;
 }
 
 struct listing { char *s; size_t len, cap; };

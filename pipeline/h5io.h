@@ -13,6 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The layout versions this deeptune reads (docs/formats.md); the writers
+ * (features.c, fit.c, tune.c, cluster.c) write these same numbers. */
+#define DT_FEATURES_VERSION 1
+#define DT_READOUTS_VERSION 1
+#define DT_TUNE_VERSION 1
+#define DT_CLUSTER_VERSION 1
+
 void h5_quiet(void);                   /* turn off HDF5's own error printing */
 hid_t h5_create(const char *path);     /* truncate-create */
 hid_t h5_open_ro(const char *path);    /* error names the path if not HDF5 */
@@ -53,8 +60,36 @@ char **h5_read_strings(hid_t loc, const char *name, size_t *n);
 int h5_exists(hid_t loc, const char *path);
 /* Shape and type class of a dataset; rank <= 4. */
 int h5_shape(hid_t loc, const char *name, int *rank, hsize_t dims[4], H5T_class_t *cls, size_t *size);
-/* Read a whole dataset converting to mem_type; caller provides memory. */
+/* Read a whole dataset converting to mem_type; caller provides memory.
+ * Only for a buffer sized from the same dataset's h5_shape(); anything
+ * sized from other information goes through h5_read_expect(). */
 int h5_read(hid_t loc, const char *name, hid_t mem_type, void *out);
+
+/* A length in h5_read_expect's dims that may be anything. */
+#define H5_ANY ((hsize_t)-1)
+/* Check the dataset `name` (relative to loc, or absolute) against the
+ * layout its reader expects, then read it whole into `out`.
+ *   mem_type  the memory type; the dataset's type must be of its class
+ *             (integer, float; H5T_C_S1 for strings, check only)
+ *   rank, dims  the expected shape; a dims[i] of H5_ANY accepts any length
+ *             and receives the declared one
+ *   why       what the expected shape means, e.g. "one per neuron, as the
+ *             rows of weights" (NULL: nothing)
+ *   fix       the end of the message: what the user can do about it
+ *   out       room for the product of dims elements of mem_type, or NULL
+ *             to check only (it must be NULL when a dims[i] is H5_ANY)
+ * A missing dataset, another type class or another shape is an error
+ * naming the file (found from loc), the dataset's full path, its declared
+ * and the expected shape, e.g.
+ *   r.h5: dataset '/models/m/intercepts' has shape 5, expected 4 (WHY); FIX
+ * so a longer or shorter dataset never overruns or under-fills `out`. */
+int h5_read_expect(hid_t loc, const char *name, hid_t mem_type, int rank, hsize_t *dims, const char *why, const char *fix,
+                   void *out);
+
+/* The root `format_version` of a file of kind `format` is one this
+ * deeptune reads (1..version); otherwise an error naming path, the
+ * version found, the one supported and the deeptune that wrote it. */
+int h5_check_version(hid_t f, const char *path, const char *format, int version);
 /* rows [row, row + nrows) along the first dimension */
 int h5_read_rows(hid_t loc, const char *name, hid_t mem_type, hsize_t row, hsize_t nrows, void *out);
 hid_t h5_open_rw(const char *path);

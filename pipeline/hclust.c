@@ -43,18 +43,23 @@ typedef struct {
     hc_metric metric;
     int prec, nth;
     const double *mu;           /* column means (Euclidean) */
-    double *colsum;             /* (nth, d) partial column sums */
+    double *colsum;             /* (nblocks, d) column sums of fixed blocks of rows */
     void *Y;
     double *nrm;
     size_t bad;                 /* first row with a problem, or SIZE_MAX */
     int why;                    /* 1 non-finite, 2 zero length / variance */
 } prep;
 
-static void colsum_part(void *ctx, int t)
+/* Column sums of rows [b * COLSUM_ROWS, (b + 1) * COLSUM_ROWS): fixed
+ * blocks, added in block order afterwards, so the means do not depend on
+ * the thread count. */
+#define COLSUM_ROWS 256
+static void colsum_part(void *ctx, int blk, int t)
 {
+    (void)t;
     prep *p = ctx;
-    size_t a = p->n * (size_t)t / (size_t)p->nth, b = p->n * (size_t)(t + 1) / (size_t)p->nth;
-    double *s = p->colsum + (size_t)t * p->d;
+    size_t a = (size_t)blk * COLSUM_ROWS, b = a + COLSUM_ROWS < p->n ? a + COLSUM_ROWS : p->n;
+    double *s = p->colsum + (size_t)blk * p->d;
     for (size_t i = a; i < b; i++) {
         const float *x = p->X + i * p->d;
         for (size_t k = 0; k < p->d; k++) s[k] += x[k];
@@ -107,12 +112,13 @@ static int prepare_rows(const float *X, size_t n, size_t d, hc_metric metric, in
     prep p = {X, n, d, metric, prec, nth, NULL, NULL, Y, nrm, SIZE_MAX, 0};
     double *mu = NULL;
     if (metric == HC_EUCLIDEAN) {
-        p.colsum = dt_calloc((size_t)nth * d, sizeof *p.colsum);
+        size_t nb = (n + COLSUM_ROWS - 1) / COLSUM_ROWS;
+        p.colsum = dt_calloc(nb * d, sizeof *p.colsum);
         mu = dt_calloc(d, sizeof *mu);
         if (!p.colsum || !mu) { free(p.colsum); free(mu); return -1; }
-        dt_parallel(nth, colsum_part, &p);
-        for (int t = 0; t < nth; t++)
-            for (size_t k = 0; k < d; k++) mu[k] += p.colsum[(size_t)t * d + k];
+        dt_parallel_units(nth, (int)nb, colsum_part, &p);
+        for (size_t blk = 0; blk < nb; blk++)
+            for (size_t k = 0; k < d; k++) mu[k] += p.colsum[blk * d + k];
         for (size_t k = 0; k < d; k++) mu[k] /= (double)n;
         free(p.colsum);
         p.colsum = NULL;
@@ -142,7 +148,7 @@ int hc_pdist(const float *X, size_t n, size_t d, hc_metric metric, int precision
     if (precision != 1 && precision != 2) return dt_seterr("precision must be 1 (single) or 2 (double)");
     if (n < 2) return 0;
     size_t es = precision == 1 ? sizeof(float) : sizeof(double);
-    int nth = openblas_get_num_threads();
+    int nth = dt_default_threads();
     if (nth < 1) nth = 1;
     if (nth > 64) nth = 64;
     void *Y = dt_malloc(n * d * es);

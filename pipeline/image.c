@@ -19,6 +19,16 @@ void image_free(dt_image *im)
     im->px = NULL;
 }
 
+/* "NAME: PNG declares WxH pixels; ..." when w x h is beyond the limits of
+ * image.h, else 0. */
+static int too_large(const char *name, const char *kind, unsigned long w, unsigned long h)
+{
+    if (w <= DT_IMAGE_MAX_SIDE && h <= DT_IMAGE_MAX_SIDE && (double)w * (double)h <= (double)DT_IMAGE_MAX_PIXELS) return 0;
+    return dt_seterr("%s: %s declares %lux%lu pixels; deeptune decodes at most %d pixels per side and %ld pixels in all "
+                     "(8192x8192); shrink the image first",
+                     name, kind, w, h, DT_IMAGE_MAX_SIDE, DT_IMAGE_MAX_PIXELS);
+}
+
 /* ---- PNG ---- */
 
 struct png_src {
@@ -63,8 +73,15 @@ static int decode_png(const uint8_t *buf, size_t n, const char *name, dt_image *
         return dt_seterr("%s: corrupt or truncated PNG (%s)", name, src.msg);
     }
     png_set_read_fn(png, &src, png_read_mem);
+    /* libpng's own limit (1000000 per side) would report a large image as
+     * corrupt; let every size through to the check below instead */
+    png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    if (too_large(name, "PNG", w, h)) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return -1;
+    }
     int ct = png_get_color_type(png, info);
     png_set_expand(png);     /* palette -> RGB, gray < 8 bit -> 8 bit, tRNS -> alpha */
     png_set_strip_16(png);
@@ -73,7 +90,7 @@ static int decode_png(const uint8_t *buf, size_t n, const char *name, dt_image *
     png_read_update_info(png, info);
     int c = (ct & PNG_COLOR_MASK_COLOR) ? 3 : 1;
     if ((int)png_get_channels(png, info) != c) png_error(png, "unexpected channel count");
-    if (w == 0 || h == 0 || w > 65536 || h > 65536) png_error(png, "unreasonable image size");
+    if (w == 0 || h == 0) png_error(png, "zero image size");
     px = dt_malloc((size_t)w * h * (size_t)c);
     rows = dt_malloc(h * sizeof *rows);
     if (!px || !rows) png_error(png, "out of memory");
@@ -129,6 +146,10 @@ static int decode_jpeg(const uint8_t *buf, size_t n, const char *name, dt_image 
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, buf, (unsigned long)n);
     jpeg_read_header(&cinfo, TRUE);
+    if (too_large(name, "JPEG", cinfo.image_width, cinfo.image_height)) {
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
     if (cinfo.num_components == 1) cinfo.out_color_space = JCS_GRAYSCALE;
     else if (cinfo.jpeg_color_space == JCS_YCbCr || cinfo.jpeg_color_space == JCS_RGB) cinfo.out_color_space = JCS_RGB;
     else {

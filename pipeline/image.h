@@ -12,6 +12,13 @@ typedef struct {
     uint8_t *px;     /* (h, w, c), owned */
 } dt_image;
 
+/* The largest image decoded: at most DT_IMAGE_MAX_SIDE pixels per side and
+ * DT_IMAGE_MAX_PIXELS pixels in all (8192 x 8192, 192 MB as RGB), far above
+ * any stimulus.  A header declaring more is refused before any pixel memory
+ * is allocated, so a 100-byte file cannot ask for gigabytes. */
+#define DT_IMAGE_MAX_SIDE 16384
+#define DT_IMAGE_MAX_PIXELS (8192L * 8192L)
+
 /* Decode a PNG or JPEG (recognised by signature, not name).  Alpha is
  * dropped, palettes expanded, 16-bit reduced to 8-bit; JPEG warnings such as
  * premature end of data are errors.  `name` is used in messages. */

@@ -1,5 +1,6 @@
 /* imgsrc.c — see imgsrc.h. */
 #include "imgsrc.h"
+#include "utf8.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -21,6 +22,33 @@ struct named { char *name; size_t member; };
 static int cmp_named(const void *a, const void *b)
 {
     return dt_natcmp(((const struct named *)a)->name, ((const struct named *)b)->name);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Names go into the dataset as UTF-8 strings and must name one image each:
+ * refuse a name that is not UTF-8 and a zip member that appears twice. */
+static int check_names(const char *path, int is_zip, const struct named *v, size_t n)
+{
+    char esc[600];
+    for (size_t i = 0; i < n; i++)
+        if (!dt_utf8_valid(v[i].name)) {
+            dt_escape(v[i].name, esc, sizeof esc);
+            return is_zip ? dt_seterr("%s: entry name '%s' is not valid UTF-8; rename it and re-create the zip with UTF-8 names", path, esc)
+                          : dt_seterr("%s: file name '%s' is not valid UTF-8; rename the file", path, esc);
+        }
+    char **sorted = dt_malloc((n ? n : 1) * sizeof *sorted);
+    if (!sorted) return dt_seterr("%s: out of memory listing images", path);
+    for (size_t i = 0; i < n; i++) sorted[i] = v[i].name;
+    qsort(sorted, n, sizeof *sorted, cmp_str);
+    int rc = 0;
+    for (size_t i = 1; i < n && !rc; i++)
+        if (!strcmp(sorted[i - 1], sorted[i])) {
+            dt_escape(sorted[i], esc, sizeof esc);
+            rc = dt_seterr("%s: entry '%s' appears more than once; remove the duplicate and re-create the zip", path, esc);
+        }
+    free(sorted);
+    return rc;
 }
 
 void imgsrc_close(dt_imgsrc *s)
@@ -77,6 +105,12 @@ int imgsrc_open(dt_imgsrc *s, const char *path)
         free(v);
         imgsrc_close(s);
         return dt_seterr("%s: no .png or .jpg images found", path);
+    }
+    if (check_names(path, s->is_zip, v, n)) {
+        for (size_t i = 0; i < n; i++) free(v[i].name);
+        free(v);
+        imgsrc_close(s);
+        return -1;
     }
     qsort(v, n, sizeof *v, cmp_named);
     s->names = dt_calloc(n, sizeof *s->names);

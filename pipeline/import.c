@@ -7,6 +7,7 @@
 #include "h5io.h"
 #include "imgsrc.h"
 #include "stages.h"
+#include "utf8.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -111,9 +112,10 @@ static int load_split(const char *path, size_t n, uint8_t **out)
         }
         for (size_t i = 0; i < n; i++) {
             if (a.v[i] != 0 && a.v[i] != 1) {
-                dt_array_free(&a);
+                dt_seterr("%s: split value %g at stimulus %zu; use 0 (train) or 1 (test)", path, a.v[i], i);
+                dt_array_free(&a); /* only after the message has read a.v[i] */
                 free(s);
-                return dt_seterr("%s: split value %g at stimulus %zu; use 0 (train) or 1 (test)", path, a.v[i], i);
+                return -1;
             }
             s[i] = (uint8_t)a.v[i];
         }
@@ -400,6 +402,12 @@ int cmd_import(int argc, char **argv)
         fprintf(stderr, "error: --color %s: use keep, gray or rgb\n", o.color);
         return 2;
     }
+    if (!dt_utf8_valid(o.units)) {
+        char esc[600];
+        dt_escape(o.units, esc, sizeof esc);
+        fprintf(stderr, "error: --units '%s': not valid UTF-8; give the units as UTF-8 text\n", esc);
+        return 2;
+    }
     /* Reserve the output first: an unwritable path or an existing file is
      * reported before any work is done. */
     dt_outfile out;
@@ -468,6 +476,13 @@ int cmd_import(int argc, char **argv)
             dt_seterr("%s: %zu neuron ids for %zu neurons", o.neuron_ids, k, d.m);
             goto done;
         }
+        for (size_t j = 0; j < k; j++)
+            if (!dt_utf8_valid(d.neuron_ids[j])) {
+                char esc[600];
+                dt_escape(d.neuron_ids[j], esc, sizeof esc);
+                dt_seterr("%s: neuron id %zu ('%s') is not valid UTF-8; save the --neuron-ids file as UTF-8", o.neuron_ids, j, esc);
+                goto done;
+            }
     }
     if (dataset_check(&d, o.out)) goto done;
     if (write_output(&o, &d, &out)) goto done;

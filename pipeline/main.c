@@ -3,9 +3,12 @@
 #include "stages.h"
 #include "util.h"
 
+#include <cblas.h>
 #include <gsl/gsl_errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct {
     const char *name;
@@ -33,6 +36,20 @@ static void usage(FILE *fp)
 
 int main(int argc, char **argv)
 {
+    /* deeptune splits its work in fixed units over its own threads.
+     * OpenBLAS's thread pool would split each GEMM by its own thread count
+     * (which changes results), and in OpenBLAS 0.3.21 its threads retry a
+     * failed allocation forever under a memory limit (ulimit -v, batch
+     * schedulers).  The pool starts when the library loads, before main, so
+     * the variable is set and the program started again, once. */
+    const char *ob = getenv("OPENBLAS_NUM_THREADS"), *pre = getenv("LD_PRELOAD");
+    /* (not under valgrind, whose /proc/self/exe is its own tool) */
+    if ((!ob || strcmp(ob, "1")) && !(pre && strstr(pre, "vgpreload"))) {
+        if (setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0) execv("/proc/self/exe", argv);
+        /* no /proc: go on with the pool held to one thread from here */
+    }
+    openblas_set_num_threads(1);
+    if (dt_limit_threads()) { fprintf(stderr, "error: %s\n", dt_lasterr()); return 1; }
     dt_stats_start();
     dt_set_cmdline(argc, argv);
     gsl_set_error_handler_off();

@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -141,13 +142,28 @@ int npy_read(const char *path, dt_array *a)
         if (!isdigit((unsigned char)*p)) { dt_seterr("%s: corrupt .npy header (bad shape)", path); goto fail; }
         if (a->rank == DT_MAXRANK) { dt_seterr("%s: arrays of more than %d dimensions are not supported", path, DT_MAXRANK); goto fail; }
         char *end;
+        errno = 0;
         unsigned long long v = strtoull(p, &end, 10);
+        if (errno || (unsigned long long)(size_t)v != v) { dt_seterr("%s: corrupt .npy header (shape too large)", path); goto fail; }
         a->dim[a->rank++] = (size_t)v;
         p = end;
         while (isspace((unsigned char)*p)) p++;
         if (*p == ',') p++;
     }
-    size_t count = dt_array_count(a);
+    /* The element count must not wrap around, or a forged shape could match
+     * the file's length; the product of the non-zero dimensions must fit
+     * too, since readers multiply dimensions in other orders. */
+    size_t nonzero = 1;
+    int empty = 0;
+    for (int k = 0; k < a->rank; k++) {
+        if (!a->dim[k]) { empty = 1; continue; }
+        if (nonzero > SIZE_MAX / sizeof(double) / a->dim[k]) {
+            dt_seterr("%s: corrupt .npy header (shape too large)", path);
+            goto fail;
+        }
+        nonzero *= a->dim[k];
+    }
+    size_t count = empty ? 0 : nonzero;
     off += hlen;
     if (count > (n - off) / (size_t)size || off + count * (size_t)size != n) {
         dt_seterr("%s: corrupt .npy file (header says %zu elements of %d bytes, file holds %zu data bytes)",

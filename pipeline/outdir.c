@@ -1,14 +1,92 @@
-/* outdir.c — output directories (see util.h): nftw needs X/Open. */
+/* outdir.c — output directories, and the names of temporary outputs and
+ * the removal of those a killed run left behind (see util.h): nftw needs
+ * X/Open. */
 #define _XOPEN_SOURCE 700
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* This machine's name as it appears in temporary names: the first label of
+ * the host name, letters, digits, '-' and '_' only (never '.'), so a run
+ * on another machine sharing the file system is never taken for dead. */
+static void host_label(char out[40])
+{
+    char h[256] = "";
+    if (gethostname(h, sizeof h - 1) != 0) h[0] = 0;
+    size_t k = 0;
+    for (const char *p = h; *p && *p != '.' && k < 32; p++)
+        out[k++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ? *p : '_';
+    if (!k) k = (size_t)snprintf(out, 40, "host");
+    out[k] = 0;
+}
+
+char *dt_tmp_template(const char *path)
+{
+    char host[40];
+    host_label(host);
+    size_t n = strlen(path) + strlen(host) + 48;
+    char *t = dt_malloc(n);
+    if (t) snprintf(t, n, "%s.tmp.%s.%ld.XXXXXX", path, host, (long)getpid());
+    return t;
+}
+
+/* The pid in a temporary name of `base` made by dt_tmp_template on this
+ * machine ("BASE.tmp.HOST.PID.XXXXXX", the X's letters or digits), or 0
+ * when `name` is anything else. */
+static long tmp_owner(const char *name, const char *base, const char *host)
+{
+    size_t lb = strlen(base), lh = strlen(host);
+    if (strncmp(name, base, lb) || strncmp(name + lb, ".tmp.", 5) || strncmp(name + lb + 5, host, lh) || name[lb + 5 + lh] != '.')
+        return 0;
+    const char *p = name + lb + 5 + lh + 1;
+    long pid = 0;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9' && digits < 10; p++, digits++) pid = pid * 10 + (*p - '0');
+    if (!digits || *p++ != '.' || strlen(p) != 6) return 0;
+    for (; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) return 0;
+    return pid;
+}
+
+void dt_remove_stale(const char *path, int dirs)
+{
+    char host[40];
+    host_label(host);
+    const char *base = dt_basename(path);
+    size_t ld = (size_t)(base - path);
+    char *dir = dt_malloc(ld + 2);
+    if (!dir) return;
+    if (ld) snprintf(dir, ld + 1, "%s", path); /* keeps the '/', so "/" stays the root */
+    else snprintf(dir, 2, ".");
+    DIR *d = *base ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        long pid = tmp_owner(e->d_name, base, host);
+        /* only a run that is gone: kill(pid, 0) fails with ESRCH.  Ours,
+         * a live one, or one we may not signal (EPERM) is left alone. */
+        if (pid <= 0 || pid == (long)getpid() || (pid_t)pid != pid || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *f = dt_malloc(n);
+        if (!f) break;
+        snprintf(f, n, "%s%s%s", dir, ld ? "" : "/", e->d_name);
+        struct stat st;
+        if (lstat(f, &st) == 0) {
+            if (!dirs && S_ISREG(st.st_mode)) unlink(f);
+            else if (dirs && S_ISDIR(st.st_mode)) dt_rmtree(f);
+        }
+        free(f);
+    }
+    if (d) closedir(d);
+    free(dir);
+}
 
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *f)
 {
@@ -106,10 +184,9 @@ int dt_dir_begin(const char *path, int force, const char *what, char **final, ch
         free(p);
         return -1;
     }
-    size_t n = strlen(p) + 16;
-    char *t = dt_malloc(n);
+    dt_remove_stale(p, 1);
+    char *t = dt_tmp_template(p);
     if (!t) { free(p); return -1; }
-    snprintf(t, n, "%s.tmp.XXXXXX", p);
     if (!mkdtemp(t)) {
         dt_seterr("%s: cannot create (%s)", p, strerror(errno));
         free(p);

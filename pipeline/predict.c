@@ -129,6 +129,7 @@ int cmd_predict(int argc, char **argv)
     f = h5_open_ro(readouts);
     if (f < 0) goto done;
     if (!h5_is_format(f, "deeptune-readouts")) { dt_seterr("%s: not a deeptune readouts file; make one with deeptune fit", readouts); goto done; }
+    if (h5_check_version(f, readouts, "deeptune-readouts", DT_READOUTS_VERSION)) goto done;
     models = h5_attr_get_str(f, "models");
     if (!models) { dt_preerr("%s", readouts); goto done; }
     if (!model) {
@@ -176,9 +177,9 @@ int cmd_predict(int argc, char **argv)
         if (t < 0) dt_seterr("%s: layer %s is not in the recorded network", readouts, layer);
         goto done;
     }
-    int rank;
-    hsize_t wd[4];
-    if (h5_shape(g, "weights", &rank, wd, NULL, NULL) || rank != 2) { dt_preerr("%s: model %s", readouts, model); goto done; }
+    hsize_t wd[2] = {H5_ANY, H5_ANY};
+    if (h5_read_expect(g, "weights", H5T_NATIVE_DOUBLE, 2, wd, "neurons, features", "make the readouts again with deeptune fit", NULL))
+        goto done;
     const dt_layer *l = &net.L[t];
     size_t P = (size_t)l->c * l->h * l->w, m = wd[0];
     if (wd[1] != P * nlags) {
@@ -188,7 +189,11 @@ int cmd_predict(int argc, char **argv)
     }
     W = dt_malloc(m * P * nlags * sizeof(double));
     b = dt_malloc(m * sizeof(double));
-    if (!W || !b || h5_read(g, "weights", H5T_NATIVE_DOUBLE, W) || h5_read(g, "intercepts", H5T_NATIVE_DOUBLE, b)) { dt_preerr("%s", readouts); goto done; }
+    hsize_t md = m;
+    if (!W || !b || h5_read_expect(g, "weights", H5T_NATIVE_DOUBLE, 2, wd, NULL, "make the readouts again with deeptune fit", W) ||
+        h5_read_expect(g, "intercepts", H5T_NATIVE_DOUBLE, 1, &md, "one per neuron, as the rows of weights",
+                       "make the readouts again with deeptune fit", b))
+        goto done;
     if (h5_exists(f, "neuron_ids")) ids = h5_read_strings(f, "neuron_ids", &nids);
 
     /* the images, as float pixels */

@@ -259,7 +259,7 @@ int cmd_stimuli(int argc, char **argv)
             list[0] = 0;
             for (size_t i = 0; i < nm; i++) { if (i) strcat(list, ","); strcat(list, models[i]); }
         }
-        int e2 = ensemble_load(&e, readouts, list ? list : "all", threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
+        int e2 = ensemble_load(&e, readouts, list ? list : "all", dt_threads(threads));
         free(list);
         if (e2) { dt_preerr("%s", tune); goto done; }
     }

@@ -276,7 +276,7 @@ int cmd_tune(int argc, char **argv)
         if (dt_dir_begin(pngdir, force, "--png-dir", &pngbuf, &tmpdir)) goto done;
         pngdir = pngbuf;
     }
-    if (ensemble_load(&e, readouts, models, threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN))) goto done;
+    if (ensemble_load(&e, readouts, models, dt_threads(threads))) goto done;
     /* recorded, so that stimuli and cluster can tell the same readouts */
     if (!check && !(rsha = ensemble_files_sha256(readouts))) goto done;
     want = dt_malloc((size_t)e.m);
@@ -348,7 +348,7 @@ int cmd_tune(int argc, char **argv)
     int done_n = 0;
     /* neurons on threads: W workers (at most one per neuron), the rest of
      * the threads inside each worker's steps */
-    int nthr = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int nthr = dt_threads(threads);
     int W = nthr < nsel ? nthr : nsel;
     if (W < 1) W = 1;
     if (W > 64) W = 64;
@@ -360,7 +360,7 @@ int cmd_tune(int argc, char **argv)
     if (!wk || !jobs || !res || !jrc || !jerr) goto done;
     /* the engine splits its work over its own threads (and the workers
      * share the CPUs): BLAS single-threaded, as in bench_tune */
-    openblas_set_num_threads(1);
+    openblas_set_num_threads(1); /* main.c runs every stage with OpenBLAS on one thread */
     for (int w = 0; w < W; w++) {
         nwk = w + 1;   /* ensemble_worker leaves a failed one freeable */
         if (ensemble_worker(&e, nthr / W > 0 ? nthr / W : 1, &wk[w])) goto done;

@@ -299,11 +299,10 @@ int dt_out_begin(dt_outfile *o, const char *path, int force)
         return dt_seterr("%s: output already exists; remove it, choose another name, or pass --force", path);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return dt_seterr("%s: output is a directory; give a file name", path);
-    size_t n = strlen(path);
+    dt_remove_stale(path, 0);
     o->path = dt_strdup(path);
-    o->tmp = dt_malloc(n + 16);
+    o->tmp = dt_tmp_template(path);
     if (!o->path || !o->tmp) goto fail;
-    snprintf(o->tmp, n + 16, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(o->tmp);
     if (fd < 0) {
         dt_seterr("%s: cannot write output (%s); choose a writable location", path, strerror(errno));
@@ -363,8 +362,9 @@ void dt_stats_print(const char *stage)
     double wall = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
                  (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
-    fprintf(stderr, "%s: wall %.2f s, cpu %.2f s, peak memory %.1f MB\n", stage, wall, cpu,
-            (double)ru.ru_maxrss / 1024.0);
+    int ncpu = dt_default_threads();
+    fprintf(stderr, "%s: wall %.2f s, cpu %.2f s, peak memory %.1f MB, %d CPU%s available\n", stage, wall, cpu,
+            (double)ru.ru_maxrss / 1024.0, ncpu, ncpu == 1 ? "" : "s");
 }
 
 int dt_read_file(const char *path, uint8_t **buf, size_t *n)
@@ -416,6 +416,7 @@ void dt_parallel(int n, void (*fn)(void *ctx, int i), void *ctx)
     pthread_t th[MAXT];
     par_arg args[MAXT];
     int started[MAXT] = {0}, T = n < MAXT ? n : MAXT; /* beyond 64 threads, each runs every 64th item */
+    T = dt_room_threads(T); /* under a memory limit, only threads whose BLAS buffer fits */
     for (int t = 0; t < T; t++) args[t] = (par_arg){fn, ctx, t, n, T};
     for (int t = 1; t < T; t++) {
         started[t] = pthread_create(&th[t], NULL, par_main, &args[t]) == 0;

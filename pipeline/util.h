@@ -99,6 +99,15 @@ void dt_parallel_units(int nt, int n, void (*fn)(void *ctx, int u, int t), void 
 /* Default thread count: OMP_NUM_THREADS if set, else the CPUs in this
  * process's affinity mask (taskset, cgroups, SLURM), at most 256. */
 int dt_default_threads(void);
+/* `requested` threads (0: the default), at most as many as the memory
+ * limit allows (dt_limit_threads). */
+int dt_threads(int requested);
+/* Under an address-space limit (ulimit -v), cap the thread count so every
+ * thread's BLAS work buffer fits; -1 if not even one fits (main.c). */
+int dt_limit_threads(void);
+/* At most T threads, fewer if the memory limit leaves no room for their
+ * BLAS work buffers now (OpenBLAS would otherwise retry forever). */
+int dt_room_threads(int T);
 
 /* SplitMix64 (Steele, Lea & Flood 2014): the seeded generator behind every
  * split, fold, resample, jitter and noise image; dt_unif is in (0, 1). */

@@ -99,6 +99,16 @@ int zip_read(zip_archive *z, size_t i, uint8_t **buf, size_t *n)
     if (fseek(z->f, (long)e->local_off, SEEK_SET) != 0 || fread(lh, 1, 30, z->f) != 30 || u32(lh) != 0x04034b50)
         return dt_seterr("%s: corrupt local header for %s", z->path, e->name);
     long data = (long)e->local_off + 30 + u16(lh + 26) + u16(lh + 28);
+    /* Check the declared sizes before allocating them: the compressed data
+     * must lie inside the archive, and deflate turns each 2 bits into at
+     * most 258 bytes (a length-258 match; RFC 1951, 3.2.5), so a member
+     * can never expand beyond 1032 times its compressed size. */
+    if (fseek(z->f, 0, SEEK_END) != 0 || data + (long)e->csize > ftell(z->f))
+        return dt_seterr("%s: %s is truncated", z->path, e->name);
+    if (e->method == 0 && e->csize != e->usize) return dt_seterr("%s: %s has inconsistent sizes", z->path, e->name);
+    if (e->method == 8 && (uint64_t)e->usize > 1032 * (uint64_t)e->csize)
+        return dt_seterr("%s: %s declares %u bytes uncompressed from %u compressed, more than deflate can produce (corrupt archive)",
+                         z->path, e->name, e->usize, e->csize);
     cbuf = dt_malloc(e->csize ? e->csize : 1);
     out = dt_malloc(e->usize ? e->usize : 1);
     if (!cbuf || !out) goto fail;
@@ -107,12 +117,11 @@ int zip_read(zip_archive *z, size_t i, uint8_t **buf, size_t *n)
         goto fail;
     }
     if (e->method == 0) {
-        if (e->csize != e->usize) { dt_seterr("%s: %s has inconsistent sizes", z->path, e->name); goto fail; }
         memcpy(out, cbuf, e->csize);
     } else {
         z_stream s;
         memset(&s, 0, sizeof s);
-        if (inflateInit2(&s, -MAX_WBITS) != Z_OK) { dt_seterr("zlib: cannot initialise inflate"); goto fail; }
+        if (inflateInit2(&s, -MAX_WBITS) != Z_OK) { dt_seterr("%s: %s: zlib cannot start inflating (out of memory?)", z->path, e->name); goto fail; }
         s.next_in = cbuf;
         s.avail_in = e->csize;
         s.next_out = out;

@@ -624,8 +624,7 @@ static void centre_responses(const double *Y, int m_all, const int *rows, const 
 static int cv_folds(const int *fold, int ng, int K, int nw, int *V, const int *bad, void (*prep)(void *, const int *, int),
                     void (*work)(void *, int), void *ctx, int *gbad)
 {
-    int threads = openblas_get_num_threads(), rc = 0;
-    openblas_set_num_threads(1);
+    int rc = 0;
     for (int f = 0; f < K && !rc; f++) {
         int nv = 0;
         for (int i = 0; i < ng; i++)
@@ -635,7 +634,6 @@ static int cv_folds(const int *fold, int ng, int K, int nw, int *V, const int *b
         for (int w = 0; w < nw && !rc; w++)
             if (bad[w]) *gbad = bad[w] - 1, rc = f + 1;
     }
-    openblas_set_num_threads(threads);
     return rc;
 }
 
@@ -654,7 +652,7 @@ static int max_fold(const int *fold, int ng, int K)
 
 static int cv_workers(int ngrid)
 {
-    int nw = openblas_get_num_threads();
+    int nw = dt_default_threads();
     return nw < 1 ? 1 : nw > ngrid ? ngrid : nw > 64 ? 64 : nw;
 }
 

@@ -62,6 +62,88 @@ expect "truncated .npy" "short.npy: corrupt .npy" -- $DT import -i $s/images -r 
 # HDF5 without the named dataset
 expect "missing HDF5 dataset" "responses.h5: no dataset '/data/nope'" -- $DT import -i $s/images -r $s/responses.h5:/data/nope
 expect "missing default dataset" "responses.h5: no dataset 'responses'" -- $DT import -i $s/images -r $s/responses.h5
+# a forged .npy shape whose element count wraps around to the file's (empty) length
+/usr/bin/python3 -c "
+h = b\"{'descr': '<f8', 'fortran_order': False, 'shape': (12, 4611686018427387904), }\"
+h += b' ' * (63 - (len(h) + 10) % 64) + b'\n'
+open('$tmp/wrap.npy', 'wb').write(b'\x93NUMPY\x01\x00' + len(h).to_bytes(2, 'little') + h)"
+expect "wrapping .npy shape" "wrap.npy: corrupt .npy header (shape too large)" -- $DT import -i $s/images -r $tmp/wrap.npy
+# a --split value other than 0/1 in a .npy (the message used to read freed memory)
+/usr/bin/python3 -c "import numpy as np; s = np.zeros(12); s[5] = 2; np.save('$tmp/split2.npy', s)"
+expect "split value 2 in .npy" "split2.npy: split value 2 at stimulus 5; use 0 (train) or 1 (test)" -- $DT import -i $s/images -r $s/responses.npy --split $tmp/split2.npy
+# names that are not UTF-8 (every name is stored as a UTF-8 string, which h5py
+# must be able to read), and a zip member that appears twice
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, zipfile, warnings
+t = sys.argv[1]
+png = open(f"{t}/s/images/image1.png", "rb").read()
+with zipfile.ZipFile(f"{t}/latin1.zip", "w") as z:
+    z.writestr("stim/a1.png", png)
+    z.writestr("stim/bX.png", png)
+d = open(f"{t}/latin1.zip", "rb").read()  # the name in Latin-1, as old Windows zips have it
+open(f"{t}/latin1.zip", "wb").write(d.replace(b"stim/bX.png", b"stim/b\xe9.png"))
+warnings.simplefilter("ignore")
+with zipfile.ZipFile(f"{t}/dup.zip", "w") as z:
+    for name in ("stim/a1.png", "stim/a2.png", "stim/a1.png"):
+        z.writestr(name, png)
+open(f"{t}/ids.txt", "wb").write(b"n0\nn\xe91\nn2\nn3\nn4\n")
+PY
+/usr/bin/python3 -c "import numpy as np; np.save('$s/resp2x2.npy', np.ones((2, 2)) + np.eye(2))"
+expect "zip name not UTF-8" "latin1.zip: entry name 'stim/b\xe9.png' is not valid UTF-8" -- $DT import -i $tmp/latin1.zip -r $s/resp2x2.npy --layout stimuli-x-neurons
+expect "duplicate zip member" "dup.zip: entry 'stim/a1.png' appears more than once" -- $DT import -i $tmp/dup.zip -r $s/resp3.npy --layout stimuli-x-neurons
+expect "neuron id not UTF-8" "ids.txt: neuron id 1 ('n\xe91') is not valid UTF-8" -- $DT import -i $s/images -r $s/responses.npy --neuron-ids $tmp/ids.txt
+expect "--units not UTF-8" "--units 'spikes/s \xb5': not valid UTF-8" -- $DT import -i $s/images -r $s/responses.npy --units $'spikes/s \xb5'
+# a 69-byte PNG declaring 65536 x 65536 and a JPEG declaring 60000 x 60000 are
+# refused from their headers, before any pixel memory is asked for
+mkdir -p $tmp/huge $tmp/hugej
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, struct, zlib, io
+import numpy as np
+from PIL import Image
+t = sys.argv[1]
+def chunk(k, d): return struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d))
+open(f"{t}/huge/a.png", "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 65536, 65536, 8, 2, 0, 0, 0))
+                                    + chunk(b"IDAT", zlib.compress(b"\0" * 40)) + chunk(b"IEND", b""))
+b = io.BytesIO(); Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(b, "JPEG"); j = bytearray(b.getvalue())
+k = j.index(b"\xff\xc0"); j[k + 5:k + 9] = struct.pack(">HH", 60000, 60000)
+open(f"{t}/hugej/a.jpg", "wb").write(j)
+np.save(f"{t}/resp1.npy", np.ones((1, 2)))
+PY
+expect "PNG of 65536x65536" "a.png: PNG declares 65536x65536 pixels; deeptune decodes at most 16384 pixels per side" -- $DT import -i $tmp/huge -r $tmp/resp1.npy
+expect "JPEG of 60000x60000" "a.jpg: JPEG declares 60000x60000 pixels; deeptune decodes at most 16384 pixels per side" -- $DT import -i $tmp/hugej -r $tmp/resp1.npy
+# fit refuses features that are not finite and responses its sums of squares
+# cannot hold (both used to give NaN readouts marked fitted, with exit 0),
+# naming the file, the dataset and the place; an error writing the readouts
+# file names it
+tiny_session 30 3 2
+/usr/bin/python3 - "$tmp" <<'PY'
+import sys, numpy as np
+r = np.random.default_rng(1).normal(size=(30, 2))
+np.save(f"{sys.argv[1]}/resp.npy", r)
+np.save(f"{sys.argv[1]}/big.npy", r * 1e300)
+PY
+for v in resp big; do
+  $DT import -q -i $tmp/img -r $tmp/$v.npy -o $tmp/d$v.h5 2>/dev/null
+  $DT features -q -d $tmp/d$v.h5 --weights $tmp/tiny.h5 --spec tests/fixtures/tiny.spec --layers cat -o $tmp/f$v.h5 2>/dev/null
+done
+cp $tmp/fresp.h5 $tmp/finf.h5
+/usr/bin/python3 -c "
+import h5py, numpy as np
+with h5py.File('$tmp/finf.h5', 'r+') as f:
+    x = f['features/cat'][...]; x[3, 1, 0, 0] = np.inf; f['features/cat'][...] = x"
+for m in ridge lasso; do
+  expect "fit $m: Inf in features" "finf.h5: /features/cat: stimulus 3, feature 64 is inf; the file is damaged: re-run deeptune features" -- \
+    $DT fit -q -d $tmp/dresp.h5 -f $tmp/finf.h5 -l cat --method $m
+  expect "fit $m: responses of 1e300" "dbig.h5: /responses: stimulus 0, neuron 0 is" -- $DT fit -q -d $tmp/dbig.h5 -f $tmp/fbig.h5 -l cat --method $m
+done
+$DT fit -q -d $tmp/dresp.h5 -f $tmp/fresp.h5 -l cat -o $out/app.h5 2>/dev/null
+/usr/bin/python3 -c "
+import h5py
+with h5py.File('$out/app.h5', 'r+') as f:
+    del f['models']; f['models'] = [1, 2]"
+expect_fail "fit --append: /models not a group" "app.h5: cannot create group '/models/x'" -- \
+  $DT fit -q -d $tmp/dresp.h5 -f $tmp/fresp.h5 -l cat -o $out/app.h5 --append --name x
+rm -f $out/app.h5
 # numbers: every numeric option is read whole (no atoi/atof), so text, a
 # trailing unit, NaN or a signed seed is an error naming the option, before
 # any file is opened or written
@@ -97,6 +179,26 @@ echo "precious" > $out/keep.h5
 $DT import -i $tmp/txt -r $s/resp3.npy -o $out/keep.h5 --force 2>/dev/null
 if [ $? -ne 0 ] && [ "$(cat $out/keep.h5)" = precious ] && [ "$(ls -A $out)" = keep.h5 ]; then echo "ok   failed --force keeps the old file"
 else echo "FAIL failed --force damaged the old file"; fails=$((fails + 1)); fi
+
+# a run killed by SIGKILL cannot remove its temporary output; the next run
+# writing the same output removes it, as its process is gone, but never the
+# temporary of a live process or of another machine
+$DT fit -q -d $tmp/dresp.h5 -f $tmp/fresp.h5 -l cat --bootstrap 10000 -o $out/k.h5 2>/dev/null & pid=$!
+for i in $(seq 500); do ls $out/k.h5.tmp.* >/dev/null 2>&1 && break; sleep 0.01; done
+kill -KILL $pid; { wait $pid; } 2>/dev/null
+stale=$(ls $out/k.h5.tmp.* 2>/dev/null)
+sleep 60 & live=$!
+alive=$(echo "$stale" | sed "s/\.$pid\.\([A-Za-z0-9]*\)$/.$live.\1/")
+other=$out/k.h5.tmp.elsewhere.$pid.abcdef
+[ -n "$stale" ] && [ "$alive" != "$stale" ] && touch "$alive" "$other"
+if [ -n "$stale" ] && [ "$alive" != "$stale" ] && $DT fit -q -d $tmp/dresp.h5 -f $tmp/fresp.h5 -l cat -o $out/k.h5 2>/dev/null &&
+   [ -e $out/k.h5 ] && [ ! -e "$stale" ] && [ -e "$alive" ] && [ -e "$other" ]; then
+  echo "ok   a killed run's temporary is removed by the next run, a live one's is kept"
+else
+  echo "FAIL stale temporaries: killed run left [$stale]; now $(ls $out | grep k.h5 | tr '\n' ' ')"; fails=$((fails + 1))
+fi
+kill $live; { wait $live; } 2>/dev/null
+rm -f $out/k.h5 "$alive" "$other"
 
 echo "$fails failures"
 [ $fails -eq 0 ]

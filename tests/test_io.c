@@ -6,11 +6,15 @@
 #include "h5io.h"
 #include "image.h"
 #include "imgsrc.h"
+#include "utf8.h"
 #include "util.h"
 #include "zip.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define FIX "tests/fixtures/io/"
@@ -299,6 +303,102 @@ static void test_pending_outputs(void)
     CHECK(rmdir(dir) == 0, "everything removed");
 }
 
+/* UTF-8 as RFC 3629 defines it, and the escaped form messages show */
+static void test_utf8(void)
+{
+    static const char *good[] = {"", "image1.png", "b\xc3\xa9.png", "\xe2\x82\xac", "\xf0\x9f\x90\x92", "\xed\x9f\xbf", "\xf4\x8f\xbf\xbf"};
+    static const char *bad[] = {"b\xe9.png", "\xc3", "\xc3(", "\x80", "\xc0\xaf" /* overlong '/' */, "\xe0\x80\xaf",
+                                "\xed\xa0\x80" /* surrogate */, "\xf4\x90\x80\x80" /* above U+10FFFF */, "\xf8\x88\x80\x80\x80", "\xff"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) CHECK(dt_utf8_valid(good[i]), "valid UTF-8 %zu", i);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK(!dt_utf8_valid(bad[i]), "invalid UTF-8 %zu", i);
+    char e[16], big[32];
+    dt_escape("b\xe9\\\n.png", big, sizeof big);
+    CHECK(!strcmp(big, "b\\xe9\\x5c\\x0a.png"), "escaped: %s", big);
+    dt_escape("abcdefghijklmnopqrstuvwxyz", e, sizeof e);
+    CHECK(!strcmp(e, "abcdefghijkl..."), "truncated: %s", e);
+    dt_escape("abcdefghijklmno", e, sizeof e);
+    CHECK(!strcmp(e, "abcdefghijklmno"), "exactly fits: %s", e);
+    dt_escape("abcdefghijkl\xff", e, sizeof e);
+    CHECK(!strcmp(e, "abcdefghijkl..."), "an escape is never cut: %s", e);
+}
+
+static void touch(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f) fclose(f);
+}
+
+/* Temporaries a killed run left: the next dt_out_begin / dt_dir_begin of the
+ * same output removes exactly those of its own name whose process is gone,
+ * and leaves those of this process, of a live process, of another machine
+ * and every near-miss name alone. */
+static void test_stale_temporaries(void)
+{
+    char dir[] = "/tmp/dt-test-stale-XXXXXX", path[600], *t = dt_tmp_template("x");
+    CHECK(mkdtemp(dir) != NULL && t, "mkdtemp");
+    /* t is "x.tmp.HOST.PID.XXXXXX": this machine's label */
+    char host[64] = "";
+    if (t) {
+        const char *h = t + 6, *dot = strchr(h, '.');
+        snprintf(host, sizeof host, "%.*s", dot ? (int)(dot - h) : 0, h);
+    }
+    free(t);
+    pid_t dead = fork(); /* a process that is gone, reaped */
+    if (dead == 0) _exit(0);
+    waitpid(dead, NULL, 0);
+    pid_t live = fork(); /* one that is alive */
+    if (live == 0) { pause(); _exit(0); }
+    long me = (long)getpid();
+    struct { const char *fmt; long pid; int removed; } c[] = {
+        {"%s/out.h5.tmp.%s.%ld.Ab3xYz", (long)dead, 1},   /* the stale one */
+        {"%s/out.h5.tmp.%s.%ld.Ab3xYz", (long)live, 0},   /* a live run's */
+        {"%s/out.h5.tmp.%s.%ld.Qq9zzz", me, 0},            /* ours */
+        {"%s/out.h5.tmp.%s.%ld.Ab3xY", (long)dead, 0},    /* 5 characters */
+        {"%s/out.h5.tmp.%s.%ld.Ab3xYzz", (long)dead, 0},  /* 7 characters */
+        {"%s/out.h5.tmp.%s.%ld.Ab3-Yz", (long)dead, 0},   /* not mkstemp's alphabet */
+        {"%s/xout.h5.tmp.%s.%ld.Ab3xYz", (long)dead, 0},  /* another output */
+        {"%s/out.h5x.tmp.%s.%ld.Ab3xYz", (long)dead, 0},
+        {"%s/out.h5.tmp.%sx.%ld.Ab3xYz", (long)dead, 0},  /* another machine */
+    };
+    enum { NC = sizeof c / sizeof *c };
+    char names[NC][600];
+    for (int i = 0; i < NC; i++) {
+        snprintf(names[i], sizeof names[i], c[i].fmt, dir, host, c[i].pid);
+        touch(names[i]);
+    }
+    snprintf(path, sizeof path, "%s/out.h5.tmp.%s.%ld.AAAAAA", dir, host, (long)dead); /* a directory is not a file temporary */
+    mkdir(path, 0700);
+    dt_outfile o;
+    snprintf(path, sizeof path, "%s/out.h5", dir);
+    CHECK(dt_out_begin(&o, path, 0) == 0, "begin: %s", dt_lasterr());
+    for (int i = 0; i < NC; i++) CHECK((access(names[i], F_OK) != 0) == c[i].removed, "%s %s", names[i], c[i].removed ? "removed" : "kept");
+    dt_out_abort(&o);
+    snprintf(path, sizeof path, "%s/out.h5.tmp.%s.%ld.AAAAAA", dir, host, (long)dead);
+    CHECK(access(path, F_OK) == 0, "a directory of the pattern is left to dt_dir_begin");
+    /* picture directories: a dead run's tree goes, with what it holds */
+    char sub[700], png[600];
+    snprintf(png, sizeof png, "%s/png.tmp.%s.%ld.Zz0000", dir, host, (long)dead);
+    snprintf(sub, sizeof sub, "%s/n0.png", png);
+    mkdir(png, 0700);
+    touch(sub);
+    char livedir[600];
+    snprintf(livedir, sizeof livedir, "%s/png.tmp.%s.%ld.Zz0000", dir, host, (long)live);
+    mkdir(livedir, 0700);
+    char *fin, *tmp;
+    snprintf(path, sizeof path, "%s/png", dir);
+    CHECK(dt_dir_begin(path, 0, "--png-dir", &fin, &tmp) == 0, "dir begin: %s", dt_lasterr());
+    CHECK(access(png, F_OK) != 0 && access(livedir, F_OK) == 0, "the dead run's directory removed, the live one's kept");
+    dt_dir_abort(tmp);
+    free(fin);
+    kill(live, SIGKILL);
+    waitpid(live, NULL, 0);
+    snprintf(path, sizeof path, "%s/out.h5.tmp.%s.%ld.AAAAAA", dir, host, (long)dead);
+    rmdir(path);
+    rmdir(livedir);
+    for (int i = 0; i < NC; i++) unlink(names[i]);
+    CHECK(rmdir(dir) == 0, "everything removed (%d entries left)", count_entries(dir));
+}
+
 static void mark(void *ctx, int i) { ((int *)ctx)[i]++; }
 
 /* dt_parallel runs every item exactly once, also beyond its 64 threads */
@@ -323,6 +423,8 @@ int main(void)
     test_zip();
     test_bad_images();
     test_pending_outputs();
+    test_utf8();
+    test_stale_temporaries();
     test_parallel();
     const char *data = th_data("photo decoding and resampling against PIL");
     if (data) {

@@ -1,0 +1,30 @@
+/* fuzz_csv.c — libFuzzer harness for the text table reader (csv_read), which
+ * `deeptune import` runs on responses, trials and split given as .csv, .tsv or .txt.
+ * A successful read must describe exactly the elements it returns: the
+ * dimensions multiply without overflow and every element is readable (ASan
+ * checks the last part). */
+#include "fuzz.h"
+
+#include "array.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_quiet();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
+{
+    dt_array a;
+    if (csv_read(fuzz_file(data, n), &a) != 0) return 0;
+    size_t count = 1;
+    for (int i = 0; i < a.rank; i++)
+        if (__builtin_mul_overflow(count, a.dim[i], &count)) fuzz_fail("csv_read accepted dimensions whose product overflows");
+    volatile double sum = 0;
+    for (size_t i = 0; i < count; i++) sum += a.v[i];
+    (void)sum;
+    dt_array_free(&a);
+    return 0;
+}
