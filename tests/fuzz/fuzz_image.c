@@ -19,6 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     dt_image im;
     if (image_decode(data, n, "fuzz", &im) != 0) return 0;
     if (im.w < 1 || im.h < 1 || (im.c != 1 && im.c != 3) || !im.px) fuzz_fail("image_decode returned an empty image");
+    if (im.w > DT_IMAGE_MAX_SIDE || im.h > DT_IMAGE_MAX_SIDE || (long)im.w * im.h > DT_IMAGE_MAX_PIXELS)
+        fuzz_fail("image_decode returned an image beyond the limits of image.h");
     volatile uint8_t x = 0;
     for (size_t i = 0; i < (size_t)im.w * (size_t)im.h * (size_t)im.c; i++) x ^= im.px[i];
     (void)x;
