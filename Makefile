@@ -140,8 +140,7 @@ endif
 # inputs to build/fuzz/artifacts/.  OpenBLAS runs single-threaded, as its
 # thread pool retries failed allocations forever (see issue 16, E), and a
 # failed allocation returns NULL under ASan too, as it does in the release
-# build, so that the out-of-memory paths are what gets tested.  Leaks inside
-# libhdf5 are suppressed (tests/fuzz/lsan.supp says why).
+# build, so that the out-of-memory paths are what gets tested.
 ifndef DEPS_CHECKED
 .PHONY: fuzz
 fuzz:
@@ -150,7 +149,7 @@ fuzz:
 else ifdef FUZZ
 FUZZ_TIME    ?= 60
 # NAME:max_len — inputs no longer than the seeds need
-FUZZ_TARGETS := npy:4096 csv:4096 zip:16384 image:16384 spec:16384 h5:98304
+FUZZ_TARGETS := npy:4096 csv:4096 zip:16384 image:16384 spec:16384 h5:32768
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CFLAGS       += -fsanitize=fuzzer-no-link $(FUZZ_SAN)
 LDFLAGS      += $(FUZZ_SAN)
@@ -171,7 +170,6 @@ fuzz: fuzz-build fuzz-corpus
 	  name=$${t%%:*}; len=$${t#*:}; mkdir -p $(BUILD)/corpus/$$name tests/badinput/$$name; \
 	  printf 'fuzz %-6s %4s s ... ' $$name $(FUZZ_TIME); \
 	  if TMPDIR=$(abspath $(BUILD)/tmp) OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=allocator_may_return_null=1 \
-	     LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp):print_suppressions=0 \
 	     $(BUILD)/fuzz_$$name -max_total_time=$(FUZZ_TIME) -max_len=$$len -rss_limit_mb=2048 -timeout=10 \
 	       -print_final_stats=1 -artifact_prefix=$(BUILD)/artifacts/$$name- \
 	       $(BUILD)/corpus/$$name tests/badinput/$$name >$(BUILD)/logs/$$name.log 2>&1; \

@@ -420,6 +420,18 @@ int h5_exists(hid_t loc, const char *path)
     return 1;
 }
 
+/* Callers allocate what a dataset declares, so the declared size must be
+ * backed by the data in the file: a few hundred bytes of HDF5 can declare
+ * terabytes of never-written elements (fill values).  Deflate expands at
+ * most 1032 times (RFC 1951), and up to 16 MiB may be unwritten, so no
+ * dataset deeptune or h5py writes is refused.  *declared: the bytes. */
+static int storage_backs(hid_t ds, hid_t t, int r, const hsize_t *dims, double *declared)
+{
+    *declared = (double)H5Tget_size(t);
+    for (int i = 0; i < r; i++) *declared *= (double)dims[i];
+    return *declared <= 1032.0 * (double)H5Dget_storage_size(ds) + (double)(16 << 20);
+}
+
 int h5_shape(hid_t loc, const char *name, int *rank, hsize_t dims[4], H5T_class_t *cls, size_t *size)
 {
     int rc = -1;
@@ -433,14 +445,8 @@ int h5_shape(hid_t loc, const char *name, int *rank, hsize_t dims[4], H5T_class_
     if (r < 0 || r > 4) { dt_seterr("dataset '%s' has rank %d (at most 4 supported)", name, r); goto done; }
     *rank = r;
     H5Sget_simple_extent_dims(sp, dims, NULL);
-    /* Callers allocate what a dataset declares, so the declared size must
-     * be backed by the data in the file: a few hundred bytes of HDF5 can
-     * declare terabytes of never-written elements (fill values).  Deflate
-     * expands at most 1032 times (RFC 1951), and up to 16 MiB may be
-     * unwritten, so no dataset deeptune or h5py writes is refused. */
-    double declared = (double)H5Tget_size(t);
-    for (int i = 0; i < r; i++) declared *= (double)dims[i];
-    if (declared > 1032.0 * (double)H5Dget_storage_size(ds) + (double)(16 << 20)) {
+    double declared;
+    if (!storage_backs(ds, t, r, dims, &declared)) {
         dt_seterr("dataset '%s' declares %.0f bytes but the file stores far less (corrupt or truncated file)", name, declared);
         goto done;
     }
@@ -535,6 +541,11 @@ int h5_read_expect(hid_t loc, const char *name, hid_t mem_type, int rank, hsize_
         shape_str(ws, sizeof ws, rank, dims);
         dt_seterr("%s: dataset '%s' has shape %s, expected %s%s%s%s; %s", file, full, hs, ws, why ? " (" : "", why ? why : "",
                   why ? ")" : "", fix);
+        goto done;
+    }
+    double declared;
+    if (!storage_backs(ds, t, r, have, &declared)) {
+        dt_seterr("%s: dataset '%s' declares %.0f bytes but the file stores far less; %s", file, full, declared, fix);
         goto done;
     }
     hsize_t count = 1;

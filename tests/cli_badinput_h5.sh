@@ -56,7 +56,7 @@ def resize(n):          # a 1-D dataset n longer (or shorter)
         f[p] = np.concatenate([v, v[:n]]) if n > 0 else v[:n]
     return op
 
-def retype(p_, kind):   # same shape, another type
+def retype(kind):         # same shape, another type
     def op(f, p):
         shape = f[p].shape
         del f[p]
@@ -72,6 +72,10 @@ def reshape(shape):
 
 def delete(f, p): del f[p]
 
+def huge(f, p):         # declares 2.5 PB, stores nothing
+    del f[p]
+    f.create_dataset(p, shape=(10**12, 320), dtype="f8", chunks=(1, 320))
+
 cases = {
     # B, C: per-neuron datasets longer or shorter than the weights' rows
     "intercepts-long": (R, f"{m}/intercepts", resize(3)),
@@ -80,13 +84,14 @@ cases = {
     "rtest-short": (R, f"{m}/r_test", resize(-2)),
     "status-long": (R, f"{m}/status", resize(3)),
     "status-short": (R, f"{m}/status", resize(-2)),
-    "status-string": (R, f"{m}/status", retype(None, "string")),
+    "status-string": (R, f"{m}/status", retype("string")),
     "intercepts-2d": (R, f"{m}/intercepts", reshape((4, 1))),
     "weights-3d": (R, f"{m}/weights", reshape((4, 32, 10))),
+    "weights-huge": (R, f"{m}/weights", huge),
     # D: readouts
     "r-no-lambda": (R, f"{m}/lambda", delete),
     "r-lambda-short": (R, f"{m}/lambda", resize(-1)),
-    "r-grid-string": (R, f"{m}/lambda_grid", retype(None, "string")),
+    "r-grid-string": (R, f"{m}/lambda_grid", retype("string")),
     "r-cvmse-shape": (R, f"{m}/cv_mse", reshape((4, 7))),
     "r-boot-no-resample": (R, "models/boot#b1/resample_counts", delete),
     "r-lasso-no-cvse": (R, "models/tiny:cat:lasso/cv_se", delete),
@@ -94,18 +99,18 @@ cases = {
     "r-version2": (R, None, lambda f, p: f.attrs.__setitem__("format_version", 2)),
     # D: tune
     "t-no-predicted": (T, "neurons/1/predicted", delete),
-    "t-images-string": (T, "neurons/2/images", retype(None, "string")),
+    "t-images-string": (T, "neurons/2/images", retype("string")),
     "t-images-4d": (T, "neurons/0/images", reshape((4, 2, 16, 48))),
     "t-trace-short": (T, "neurons/3/trace", reshape((4, 2, 1))),
-    "t-agreement-int": (T, "neurons/0/agreement", retype(None, "int32")),
-    "t-variants-float": (T, "variants", retype(None, "float64")),
+    "t-agreement-int": (T, "neurons/0/agreement", retype("int32")),
+    "t-variants-float": (T, "variants", retype("float64")),
     "t-version2": (T, None, lambda f, p: f.attrs.__setitem__("format_version", 2)),
     # D: cluster
     "c-ari-2d": (C, "stability/ari", reshape((5, 2))),
     "c-jaccard-mean-long": (C, "stability/jaccard_mean", resize(3)),
     "c-jaccard-mean-short": (C, "stability/jaccard_mean", resize(-1)),
     "c-no-linkage": (C, "linkage", delete),
-    "c-labels-float": (C, "labels", retype(None, "float64")),
+    "c-labels-float": (C, "labels", retype("float64")),
     "c-labels-long": (C, "labels", resize(2)),
     "c-embedding-1d": (C, "embedding", reshape((1280,))),
     "c-distances-short": (C, "distances", resize(-1)),
@@ -180,6 +185,10 @@ bad "predict intercepts 2-D" "$model/intercepts' has shape 4x1, expected 4 (one 
 bad "tune weights 3-D" "$model/weights' has shape 4x32x10, expected *x*" $o/t.h5 -- $tune $b/weights-3d.h5
 bad "predict weights 3-D" "$model/weights' has shape 4x32x10, expected *x*" $o/p.csv -- \
   $DT predict -m $b/weights-3d.h5 -d $tmp/d.h5 --csv $o/p.csv
+bad "tune weights declared huge" "$model/weights' declares 2560000000000000 bytes but the file stores far less" $o/t.h5 -- \
+  $tune $b/weights-huge.h5
+bad "predict weights declared huge" "$model/weights' declares 2560000000000000 bytes but the file stores far less" $o/p.csv -- \
+  $DT predict -m $b/weights-huge.h5 -d $tmp/d.h5 --csv $o/p.csv
 bad "tune readouts version 2" "r-version2.h5: deeptune-readouts format_version 2, but this deeptune ... reads version 1; open it with the deeptune that wrote it" $o/t.h5 -- $tune $b/r-version2.h5
 
 # D: inspect checks every dataset of every format before printing anything
@@ -191,6 +200,7 @@ done
 ins status-string "$model/status' has type string, expected integer"
 ins intercepts-2d "$model/intercepts' has shape 4x1, expected 4 (one per neuron"
 ins weights-3d "$model/weights' has shape 4x32x10, expected 4x320"
+ins weights-huge "$model/weights' has shape 1000000000000x320, expected 4x320"
 ins r-no-lambda "$model/lambda' is missing"
 ins r-lambda-short "$model/lambda' has shape 3, expected 4"
 ins r-grid-string "$model/lambda_grid' has type string, expected float"
