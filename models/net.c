@@ -174,6 +174,8 @@ int net_parse(dt_net *net, const char *text, const char *src)
         } else {
             if (net->n == 0) { dt_seterr("%s:%d: the first layer must be 'input'", src, lineno); goto fail; }
             if (!have_from) { l->in[0] = net->n - 1; l->nin = 1; }
+            /* an empty from= leaves no input: a concat of nothing has no channels */
+            if (l->nin < 1) { dt_seterr("%s:%d: layer '%s' has an empty from=; name its input layers", src, lineno, l->name); goto fail; }
             if (l->kind != L_CONCAT && l->nin != 1) { dt_seterr("%s:%d: layer '%s' takes exactly one input", src, lineno, l->name); goto fail; }
             if ((l->kind == L_CONV || l->kind == L_FC) && l->out < 1) { dt_seterr("%s:%d: layer '%s' needs out=", src, lineno, l->name); goto fail; }
             if ((l->kind == L_CONV || l->kind == L_MAXPOOL || l->kind == L_AVGPOOL) && (l->kh < 1 || l->kw < 1)) {

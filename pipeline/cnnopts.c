@@ -84,6 +84,12 @@ int cnn_open(const dt_cnnopts *o, const char *default_geometry, dt_net *net, dt_
         uint8_t *buf;
         size_t n;
         if (dt_read_file(o->spec, &buf, &n)) goto fail;
+        /* the parser reads up to the first NUL, which would drop the layers after it */
+        if (memchr(buf, 0, n)) {
+            free(buf);
+            dt_seterr("%s: holds a NUL byte, so it is not a network spec (a text file)", o->spec);
+            goto fail;
+        }
         text = dt_malloc(n + 1);
         if (!text) { free(buf); goto fail; }
         memcpy(text, buf, n);

@@ -188,6 +188,8 @@ int h5_attr_get_i64(hid_t loc, const char *name, int64_t *v)
     double d;
     size_t got = 0;
     if (h5_attr_get_f64v(loc, name, 1, &d, &got) || got != 1) return dt_seterr("attribute '%s' is not a number", name);
+    /* converting a double outside int64's range (or NaN) is undefined */
+    if (!(d >= -0x1p63 && d < 0x1p63)) return dt_seterr("attribute '%s' is not an integer in range (%g)", name, d);
     *v = (int64_t)d;
     return 0;
 }

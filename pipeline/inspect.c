@@ -139,6 +139,10 @@ static int inspect_features(const char *path)
         }
         size_t per = 1;
         for (int k = 1; k < rank; k++) per *= d[k];
+        if (!per) {
+            dt_seterr("%s: %s has a dimension of length 0; the features file is damaged: make it again with deeptune features", path, ds);
+            goto done;
+        }
         size_t rows = per < (1u << 22) ? (1u << 22) / per : 1;
         free(buf);
         buf = dt_malloc(rows * per * sizeof(float));
@@ -281,8 +285,14 @@ static int check_model(hid_t f, const char *path, const char *name, hsize_t *M, 
     double fs[3], lags[64];
     size_t nfs = 0, nl = 1;
     if (h5_has_attr(gr, "feature_shape") && h5_attr_get_f64v(gr, "feature_shape", 3, fs, &nfs) == 0 && nfs == 3 &&
-        (!h5_has_attr(gr, "lags") || h5_attr_get_f64v(gr, "lags", 64, lags, &nl) == 0) && fs[0] >= 1 && fs[1] >= 1 && fs[2] >= 1)
+        (!h5_has_attr(gr, "lags") || h5_attr_get_f64v(gr, "lags", 64, lags, &nl) == 0) && fs[0] >= 1 && fs[1] >= 1 && fs[2] >= 1) {
+        /* a product beyond 2^53 is no real layer (and would not convert exactly) */
+        if (!(fs[0] * fs[1] * fs[2] * (double)nl < 0x1p53)) {
+            dt_seterr("%s: %s: attribute 'feature_shape' (%g x %g x %g) is out of range; %s", path, where, fs[0], fs[1], fs[2], FIX_READOUTS);
+            goto done;
+        }
         wd[1] = (hsize_t)(fs[0] * fs[1] * fs[2]) * nl;
+    }
     const char *wwhy = *M == H5_ANY ? "neurons, feature_shape x lags" : "neurons, feature_shape x lags as the file's other models";
     if (need(gr, "weights", H5T_NATIVE_DOUBLE, 2, wd, wwhy, FIX_READOUTS)) goto done;
     *M = wd[0];
