@@ -54,6 +54,19 @@ for n in 1 2 3 5; do
   $DT tune -q -m $tmp/r1.h5 --neurons all --inits 3 --steps 5 --seed 7 --threads $n -o $tmp/t$n.h5 2>/dev/null
 done
 if same $tmp/t1.h5 $tmp/t2.h5 $tmp/t3.h5 $tmp/t5.h5; then ok "tune: identical on 1, 2, 3, 5 threads"; else bad "tune differs with the thread count"; fi
+for n in 1 2 3 5; do
+  $DT predict -m $tmp/r1.h5 -d $tmp/d.h5 --threads $n --csv $tmp/p$n.csv 2>/dev/null
+  $DT stimuli -t $tmp/t1.h5 --sizes 0.5 --random 1 --recombine 2 --scrambles 1 --threads $n -o $tmp/st$n 2>/dev/null
+  $DT cluster -q -t $tmp/t1.h5 --k 2 --stability --threads $n -o $tmp/c$n.h5 2>/dev/null
+done
+if cmp -s $tmp/p1.csv $tmp/p2.csv && cmp -s $tmp/p1.csv $tmp/p3.csv && cmp -s $tmp/p1.csv $tmp/p5.csv && [ -s $tmp/p1.csv ]; then
+  ok "predict: identical on 1, 2, 3, 5 threads"; else bad "predict differs with the thread count"; fi
+# the stimulus images (the manifest records the command line, so only the pictures)
+sd=0; for n in 2 3 5; do
+  for f in $tmp/st1/*.png; do cmp -s "$f" "$tmp/st$n/$(basename "$f")" || sd=$((sd + 1)); done
+done
+if [ $sd -eq 0 ] && ls $tmp/st1/*.png >/dev/null 2>&1; then ok "stimuli: identical images on 1, 2, 3, 5 threads"; else bad "stimuli: $sd images differ with the thread count"; fi
+if same $tmp/c1.h5 $tmp/c2.h5 $tmp/c3.h5 $tmp/c5.h5; then ok "cluster: identical on 1, 2, 3, 5 threads"; else bad "cluster differs with the thread count"; fi
 
 # ---- a real network: features for any threads and batch, predict ----
 if [ -d "$data/weights" ]; then
