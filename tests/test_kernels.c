@@ -496,7 +496,7 @@ int main(void)
     /* several blocks of output channels (forward), of input channels
      * (backward) and of rows at once; and pointwise with several of each */
     test_conv(40, 30, 30, 150, 3, 1, 1, 1, 3);
-    test_conv(200, 20, 20, 70, 1, 1, 0, 1, 2);
+    test_conv(600, 12, 12, 140, 1, 1, 0, 1, 2);
     printf("elementwise and pooling:\n");
     test_relu();
     test_pool(1, 9, 9, 3, 2, 0, 1, 1, 3);        /* Caffe ceil rounding, K > Kf */
