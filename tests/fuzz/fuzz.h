@@ -63,6 +63,16 @@ static inline void fuzz_quiet(void)
     stderr = null;
 }
 
+/* The libFuzzer start-up hook of a harness that needs nothing but quiet stdio. */
+#define FUZZ_QUIET_INIT                                                                                                \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                                                                  \
+    {                                                                                                                  \
+        (void)argc;                                                                                                    \
+        (void)argv;                                                                                                    \
+        fuzz_quiet();                                                                                                  \
+        return 0;                                                                                                      \
+    }
+
 /* A finding that no sanitizer sees (a broken invariant): report it on fd 2
  * and abort, which libFuzzer records as a crash with its input. */
 static inline void fuzz_fail(const char *what)
